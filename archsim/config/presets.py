@@ -1,0 +1,134 @@
+"""Presets, ``extends`` and ``--set`` overrides.
+
+A YAML mapping may say ``extends: NAME`` to start from a preset and override some of its keys.
+``NAME`` is either a preset shipped in the package (``archsim/presets/<category>/NAME.yaml``, found
+with :mod:`importlib.resources`, never relative to the working directory) or a path ending in
+``.yaml``/``.yml`` relative to the file that names it. Mappings merge key by key, recursively;
+any other value replaces the preset's. Presets may extend other presets; cycles are errors.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from importlib import resources
+
+import yaml
+
+from ..errors import ConfigError
+from .yamlio import Located, load_file, load_text
+
+
+def preset_root():
+    return resources.files("archsim.presets")
+
+
+def list_presets(category: str) -> list:
+    """Names of the presets shipped in ``category`` (``devices``, ``models``, ``dram``, ``hw``)."""
+    d = preset_root() / category
+    if not d.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(category: str, name: str) -> Located:
+    """Load preset ``name`` of ``category`` as located data (file shown as ``preset:cat/name``)."""
+    res = preset_root() / category / f"{name}.yaml"
+    if not res.is_file():
+        raise KeyError(name)
+    return load_text(res.read_text(encoding="utf-8"), f"<preset {category}/{name}.yaml>")
+
+
+def _locate_base(name, ctx_file, category):
+    if not isinstance(name, str) or not name:
+        raise ConfigError("expected a preset name or a .yaml path")
+    if name.endswith((".yaml", ".yml")) or "/" in name or os.sep in name:
+        base_dir = os.path.dirname(ctx_file) if ctx_file and not ctx_file.startswith("<") else None
+        if base_dir is None and not os.path.isabs(name):
+            raise ConfigError(f"cannot resolve relative path {name!r} from a preset")
+        path = name if os.path.isabs(name) else os.path.join(base_dir, name)
+        if not os.path.isfile(path):
+            raise ConfigError(f"extends a missing file {name!r} (looked for {path})")
+        return load_file(path)
+    try:
+        return load_preset(category, name)
+    except KeyError:
+        names = list_presets(category)
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else \
+            f"; available: {', '.join(names) or 'none'}"
+        raise ConfigError(f"unknown {category} preset {name!r}{hint}") from None
+
+
+def deep_merge(base, over):
+    """Merge ``over`` onto ``base``: mappings recursively, other values replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = deep_merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def resolve_extends(value: dict, ctx, category: str, _chain=()):
+    """Return ``value`` merged over the preset its ``extends`` key names.
+
+    Locations of keys that come from the preset are added to ``ctx.located`` so later errors
+    point at the preset file and line.
+    """
+    name = value.get("extends")
+    ectx = ctx.child("extends")
+    file, _line = ctx.located.where(ctx.path + ("extends",))
+    try:
+        base = _locate_base(name, file, category)
+    except ConfigError as e:
+        raise ectx.error(e.message) from None
+    ident = base.file
+    if ident in _chain:
+        raise ectx.error("extends cycle: " + " -> ".join(list(_chain) + [ident]))
+    base_data = base.data
+    if not isinstance(base_data, dict):
+        raise ectx.error(f"preset {name!r} is not a mapping")
+    # resolve the base's own extends in its own file
+    if "extends" in base_data:
+        from .schema import Ctx
+        bctx = Ctx(base, ())
+        base_data = resolve_extends(base_data, bctx, category, _chain + (ident,))
+    for p, loc in base.locs.items():
+        full = ctx.path + p
+        if p and full not in ctx.located.locs:
+            ctx.located.locs[full] = loc
+    over = {k: v for k, v in value.items() if k != "extends"}
+    merged = deep_merge({k: v for k, v in base_data.items() if k != "extends"}, over)
+    return merged
+
+
+def apply_overrides(located: Located, overrides) -> Located:
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML scalars) to located data."""
+    data = located.data if isinstance(located.data, dict) else {}
+    data = deep_merge({}, data)
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
+        key, raw = item.split("=", 1)
+        parts = [p for p in key.strip().split(".")]
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: empty key in {key!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        for i, p in enumerate(parts[:-1]):
+            nxt = node.get(p) if isinstance(node, dict) else None
+            if nxt is None:
+                nxt = {}
+                node[p] = nxt
+            elif not isinstance(nxt, dict):
+                raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")
+            else:
+                nxt = dict(nxt)
+                node[p] = nxt
+            node = nxt
+        node[parts[-1]] = value
+        located.locs[tuple(parts)] = (f"--set {key}", None)
+    return Located(data, located.file, located.locs)
