@@ -1,0 +1,74 @@
+"""A hardware design point instantiated: device models and the link graph between them."""
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+
+from ..devices.base import device_class
+from ..errors import SimulationError
+from ..hardware import HardwareConfig
+
+
+class Link:
+    """One direction of a link: moving ``n`` bytes takes ``latency + n / bandwidth``."""
+
+    __slots__ = ("src", "dst", "bandwidth_bytes_per_s", "latency_ps", "energy_pj_per_byte")
+
+    def __init__(self, src, dst, cfg):
+        self.src, self.dst = src, dst
+        self.bandwidth_bytes_per_s = cfg.bandwidth_bytes_per_s
+        self.latency_ps = int(round(cfg.latency_s * 1e12))
+        self.energy_pj_per_byte = cfg.energy_j_per_bit * 8e12
+
+    def transfer_ps(self, nbytes: int) -> int:
+        return self.latency_ps + math.ceil(nbytes * 1e12 / self.bandwidth_bytes_per_s)
+
+    @property
+    def name(self) -> str:
+        return f"{self.src}->{self.dst}"
+
+
+class System:
+    """Devices and links of ``hw`` as a ``networkx`` directed graph.
+
+    The constructor only builds Python objects from the frozen config; it runs nothing.
+    """
+
+    def __init__(self, hw: HardwareConfig) -> None:
+        self.hw = hw
+        self.devices = {name: device_class(cfg.kind)(name, cfg) for name, cfg in hw.devices.items()}
+        self.graph = nx.DiGraph()
+        self.graph.add_nodes_from(self.devices)
+        for cfg in hw.links:
+            pairs = [(cfg.src, cfg.dst)] + ([(cfg.dst, cfg.src)] if cfg.bidirectional else [])
+            for a, b in pairs:
+                self.graph.add_edge(a, b, link=Link(a, b, cfg),
+                                    weight=1.0 / cfg.bandwidth_bytes_per_s)
+        self._routes: dict = {}
+        self._place_cache: dict = {}
+
+    def route(self, src: str, dst: str) -> list:
+        """Links along the widest-bandwidth shortest path from ``src`` to ``dst``."""
+        key = (src, dst)
+        r = self._routes.get(key)
+        if r is None:
+            try:
+                nodes = nx.shortest_path(self.graph, src, dst, weight="weight")
+            except nx.NetworkXNoPath:
+                raise SimulationError(f"ops on {src!r} feed ops on {dst!r} but no link connects "
+                                      "them; add one under 'links'") from None
+            r = [self.graph.edges[a, b]["link"] for a, b in zip(nodes, nodes[1:])]
+            self._routes[key] = r
+        return r
+
+    def place(self, op) -> str:
+        key = (op.name, op.kind)
+        d = self._place_cache.get(key)
+        if d is None:
+            d = self._place_cache[key] = self.hw.place(op)
+        return d
+
+    @property
+    def links(self) -> list:
+        return [e["link"] for _, _, e in self.graph.edges(data=True)]

@@ -1,0 +1,237 @@
+"""Results of a simulated generation: latency, energy and cost, with breakdowns.
+
+Energy follows "count, then price": every device reported action counts per op kind; here they
+are multiplied by the device's energy table (pJ per action), and static power is charged over
+the whole run for every device. Link energy is bytes moved times the link's energy per bit.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PS = 1e-12
+
+
+@dataclass
+class RunResult:
+    """Everything measured in one run; derived figures are properties."""
+
+    hw: object
+    system: object
+    trace: object
+    step_ps: np.ndarray
+    time_by_kind: dict
+    ops_by_kind: dict
+    actions: dict
+    link_stats: dict
+    timeline: list | None = None
+    wall_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    # ---- latency -------------------------------------------------------------------------
+    @property
+    def batch(self) -> int:
+        return self.trace.steps[0].batch
+
+    @property
+    def tokens(self) -> int:
+        """Generated tokens: one per sequence per step (the prefill yields the first)."""
+        return self.batch * len(self.trace.steps)
+
+    @property
+    def latency_s(self) -> float:
+        return int(self.step_ps.sum()) * PS
+
+    @property
+    def ttft_s(self) -> float:
+        return int(self.step_ps[0]) * PS
+
+    @property
+    def decode_ps(self) -> np.ndarray:
+        return np.array([d for d, s in zip(self.step_ps, self.trace.steps)
+                         if s.phase.value == "decode"], dtype=np.int64)
+
+    @property
+    def tpot_s(self) -> dict:
+        d = self.decode_ps
+        if not len(d):
+            return {"mean": None, "p50": None, "p99": None}
+        return {"mean": float(d.mean()) * PS, "p50": float(np.percentile(d, 50)) * PS,
+                "p99": float(np.percentile(d, 99)) * PS}
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.latency_s if self.latency_s else 0.0
+
+    # ---- energy --------------------------------------------------------------------------
+    def energy_breakdown_j(self) -> dict:
+        """Energy in J: ``{device: {"dynamic": {kind: {action: J}}, "static": J}}`` and links."""
+        out: dict = {}
+        tables = {n: d.energy_table() for n, d in self.system.devices.items()}
+        for (dev, kind, action), n in self.actions.items():
+            pj = tables[dev].get(action)
+            if pj is None:
+                continue  # counted but not priced (e.g. informational counts)
+            dyn = out.setdefault(dev, {"dynamic": {}, "static": 0.0})["dynamic"]
+            dyn.setdefault(kind, {})
+            dyn[kind][action] = dyn[kind].get(action, 0.0) + n * pj * 1e-12
+        for name, dev in self.system.devices.items():
+            out.setdefault(name, {"dynamic": {}, "static": 0.0})
+            out[name]["static"] = dev.static_power_w() * self.latency_s
+        links = {}
+        by_name = {ln.name: ln for ln in self.system.links}
+        for name, (nbytes, _busy) in self.link_stats.items():
+            links[name] = nbytes * by_name[name].energy_pj_per_byte * 1e-12
+        return {"devices": out, "links": links}
+
+    @property
+    def energy_j(self) -> float:
+        b = self.energy_breakdown_j()
+        tot = sum(sum(sum(a.values()) for a in d["dynamic"].values()) + d["static"]
+                  for d in b["devices"].values())
+        return tot + sum(b["links"].values())
+
+    @property
+    def energy_per_token_j(self) -> float:
+        return self.energy_j / self.tokens
+
+    @property
+    def average_power_w(self) -> float:
+        return self.energy_j / self.latency_s if self.latency_s else 0.0
+
+    # ---- cost ----------------------------------------------------------------------------
+    def cost_rate_usd_per_h(self) -> float | None:
+        """Cost of the design point per hour of operation, or ``None`` if prices are missing."""
+        cm = self.hw.cost
+        devs = [d.config for d in self.system.devices.values()]
+        if cm.basis == "rental":
+            rates = [getattr(getattr(c, "cost", None), "rental_usd_per_h", None) for c in devs]
+            return None if any(r is None for r in rates) else float(sum(rates))
+        capex = [getattr(getattr(c, "cost", None), "capex_usd", None) for c in devs]
+        if any(c is None for c in capex):
+            return None
+        per_h = sum(capex) / (cm.lifetime_s / 3600.0)
+        return per_h + self.average_power_w * cm.pue / 1000.0 * cm.electricity_price_usd_per_kwh
+
+    @property
+    def usd_per_mtok(self) -> float | None:
+        rate = self.cost_rate_usd_per_h()
+        if rate is None or not self.tokens_per_s:
+            return None
+        return rate / 3600.0 / self.tokens_per_s * 1e6
+
+    @property
+    def tokens_per_s_per_usd_per_h(self) -> float | None:
+        rate = self.cost_rate_usd_per_h()
+        return self.tokens_per_s / rate if rate else None
+
+    # ---- breakdown and export ------------------------------------------------------------
+    def breakdown(self) -> dict:
+        time_s: dict = {}
+        for (dev, kind), ps in sorted(self.time_by_kind.items()):
+            time_s.setdefault(dev, {})[kind] = ps * PS
+        ops: dict = {}
+        for (dev, kind), n in sorted(self.ops_by_kind.items()):
+            ops.setdefault(dev, {})[kind] = n
+        counts: dict = {}
+        for (dev, kind, action), n in sorted(self.actions.items()):
+            counts.setdefault(dev, {}).setdefault(kind, {})[action] = n
+        e = self.energy_breakdown_j()
+        energy = {dev: {"static": v["static"],
+                        "by_kind": {k: sum(a.values()) for k, a in v["dynamic"].items()},
+                        "by_action": _sum_actions(v["dynamic"])}
+                  for dev, v in e["devices"].items()}
+        links = {name: {"bytes": b, "busy_s": busy * PS, "energy_j": e["links"].get(name, 0.0)}
+                 for name, (b, busy) in self.link_stats.items()}
+        return {"time_s": time_s, "ops": ops, "energy_j": energy, "links": links,
+                "action_counts": counts, "energy_tables_pj": {
+                    n: d.energy_table() for n, d in self.system.devices.items()}}
+
+    def to_dict(self) -> dict:
+        """The JSON result (keys documented in the README)."""
+        w = self.trace.workload or {}
+        return {
+            "latency_s": self.latency_s, "ttft_s": self.ttft_s, "tpot_s": self.tpot_s,
+            "tokens_per_s": self.tokens_per_s, "energy_j": self.energy_j,
+            "energy_per_token_j": self.energy_per_token_j, "usd_per_mtok": self.usd_per_mtok,
+            "tokens_per_s_per_usd_per_h": self.tokens_per_s_per_usd_per_h,
+            "average_power_w": self.average_power_w,
+            "cost_rate_usd_per_h": self.cost_rate_usd_per_h(),
+            "breakdown": self.breakdown(),
+            "run": {"hardware": self.hw.name, "workload": w.get("name"),
+                    "model": (w.get("model") or {}).get("name"), "batch": self.batch,
+                    "steps": len(self.trace.steps), "tokens": self.tokens,
+                    "trace_source": self.trace.source, "simulator_wall_s": self.wall_s,
+                    **self.extra},
+        }
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), indent=kw.pop("indent", 2), **kw)
+
+    def summary_rows(self) -> list:
+        t = self.tpot_s
+        rows = [("hardware", self.hw.name),
+                ("workload", (self.trace.workload or {}).get("name") or "-"),
+                ("tokens generated", f"{self.tokens} ({self.batch} x {len(self.trace.steps)})"),
+                ("end-to-end latency", f"{self.latency_s * 1e3:.3f} ms"),
+                ("TTFT", f"{self.ttft_s * 1e3:.3f} ms")]
+        if t["mean"] is not None:
+            rows.append(("TPOT mean / p50 / p99", f"{t['mean'] * 1e3:.3f} / {t['p50'] * 1e3:.3f} "
+                         f"/ {t['p99'] * 1e3:.3f} ms"))
+        rows += [("throughput", f"{self.tokens_per_s:.1f} tokens/s"),
+                 ("energy", f"{self.energy_j:.3f} J ({self.energy_per_token_j * 1e3:.3f} mJ/token)"),
+                 ("average power", f"{self.average_power_w:.1f} W")]
+        u = self.usd_per_mtok
+        rows.append(("cost", f"{u:.3f} USD per million tokens" if u is not None else
+                     "no prices given"))
+        return rows
+
+    def to_table(self) -> str:
+        rows = self.summary_rows()
+        w = max(len(k) for k, _ in rows)
+        lines = [f"{k:<{w}}  {v}" for k, v in rows]
+        b = self.breakdown()
+        lines.append("")
+        lines.append(f"{'device':<10} {'op kind':<18} {'ops':>8} {'time ms':>11} {'energy mJ':>11}")
+        for dev, kinds in b["time_s"].items():
+            e = b["energy_j"][dev]["by_kind"]
+            for kind, s in sorted(kinds.items(), key=lambda kv: -kv[1]):
+                lines.append(f"{dev:<10} {kind:<18} {b['ops'][dev][kind]:>8} {s * 1e3:>11.3f} "
+                             f"{e.get(kind, 0.0) * 1e3:>11.3f}")
+            lines.append(f"{dev:<10} {'(static power)':<18} {'':>8} {'':>11} "
+                         f"{b['energy_j'][dev]['static'] * 1e3:>11.3f}")
+        for name, s in b["links"].items():
+            lines.append(f"link {name}: {s['bytes'] / 1e6:.3f} MB, busy {s['busy_s'] * 1e3:.3f} ms,"
+                         f" {s['energy_j'] * 1e3:.3f} mJ")
+        return "\n".join(lines)
+
+    def to_csv(self) -> str:
+        """One row per step: index, phase, context length, duration."""
+        buf = io.StringIO()
+        wr = csv.writer(buf)
+        wr.writerow(["step", "phase", "batch", "new_tokens", "context_len", "duration_s"])
+        for s, ps in zip(self.trace.steps, self.step_ps):
+            wr.writerow([s.index, s.phase.value, s.batch, s.new_tokens, s.context_len,
+                         f"{int(ps) * PS:.9g}"])
+        return buf.getvalue()
+
+    def to_dataframe(self):
+        """Per-step results as a ``pandas.DataFrame`` (needs the ``dataframe`` extra)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe() needs pandas: pip install 'archsim[dataframe]'") \
+                from None
+        return pd.read_csv(io.StringIO(self.to_csv()))
+
+
+def _sum_actions(dynamic: dict) -> dict:
+    out: dict = {}
+    for acts in dynamic.values():
+        for a, j in acts.items():
+            out[a] = out.get(a, 0.0) + j
+    return out

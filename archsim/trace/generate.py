@@ -1,0 +1,85 @@
+"""Analytic AR-decoding traces generated from a workload.
+
+The op sequence per decoder layer follows the reference implementation
+(:mod:`archsim.reference`): norm, fused QKV projection (K and V written to the cache), RoPE
+(Llama), attention score, softmax, attention context, output projection, residual add, norm,
+FFN up (gate and up fused for gated FFNs), activation, FFN down, residual add. The prefill step
+computes LM-head logits for the last position of each sequence only.
+"""
+from __future__ import annotations
+
+from ..dtypes import nbytes
+from ..workload import Workload
+from .counting import attention, elementwise, embedding, matmul
+from .schema import OpKind, Phase, Step, Trace
+
+
+class _Ops:
+    def __init__(self):
+        self.ops = []
+
+    def add(self, make, *args, **kw):
+        op = make(len(self.ops), *args, **kw)
+        self.ops.append(op)
+        return op.id
+
+
+def step_ops(w: Workload, new_tokens: int, context_len: int) -> tuple:
+    """Ops of one forward pass over ``new_tokens`` per sequence, ending at ``context_len``."""
+    m = w.model
+    B, T, C = w.batch_size, new_tokens, context_len
+    M = B * T
+    d, hd, H, KV, f = m.hidden_size, m.dim_head, m.num_heads, m.kv_heads, m.ffn_size
+    act, wt, kvt = w.precision.activations, w.precision.weights, w.precision.kv_cache
+    norm_fn = m.norm
+    norm_params = d * (2 if norm_fn == "layernorm" else 1)
+    o = _Ops()
+    E = OpKind.ELEMENTWISE
+    # token embedding gather (+ learned positions)
+    emb = o.add(embedding, M, d, act, wt, m.position == "learned")
+    resid = emb
+    for L in range(m.num_layers):
+        n1 = o.add(elementwise, f"L{L}.norm1", OpKind.NORM, L, M, d, norm_fn, act, (resid,),
+                   param_elements=norm_params, wdtype=wt, per_row_flops=1)
+        qkv_n = (H + 2 * KV) * hd
+        kv_new = nbytes(2 * M * KV * hd, kvt)
+        qkv = o.add(matmul, f"L{L}.qkv_proj", L, M, qkv_n, d, act, wt, (n1,), bias=m.bias,
+                    extra_written=nbytes(M * H * hd, act) + kv_new, kv_dtype=kvt,
+                    kv_written_bytes=kv_new)
+        prev = qkv
+        if m.position == "rope":
+            prev = o.add(elementwise, f"L{L}.rope", E, L, M, (H + KV) * hd, "rope", act, (qkv,))
+        sc = o.add(attention, f"L{L}.attn_score", OpKind.ATTENTION_SCORE, L, B, H, KV, T, C, hd,
+                   act, kvt, (prev,))
+        sm = o.add(elementwise, f"L{L}.softmax", OpKind.SOFTMAX, L, B * H * T, C, "softmax", act,
+                   (sc,))
+        cx = o.add(attention, f"L{L}.attn_context", OpKind.ATTENTION_CONTEXT, L, B, H, KV, T, C,
+                   hd, act, kvt, (sm, prev))
+        op_ = o.add(matmul, f"L{L}.out_proj", L, M, d, H * hd, act, wt, (cx,), bias=m.bias)
+        r1 = o.add(elementwise, f"L{L}.residual1", E, L, M, d, "add", act, (op_, resid), inputs=2)
+        n2 = o.add(elementwise, f"L{L}.norm2", OpKind.NORM, L, M, d, norm_fn, act, (r1,),
+                   param_elements=norm_params, wdtype=wt, per_row_flops=1)
+        gated = m.ffn_kind == "gated"
+        up = o.add(matmul, f"L{L}.ffn_up", L, M, f * (2 if gated else 1), d, act, wt, (n2,),
+                   bias=m.bias)
+        a = o.add(elementwise, f"L{L}.act", OpKind.ACTIVATION, L, M, f, m.activation, act, (up,),
+                  inputs=2 if gated else 1)
+        dn = o.add(matmul, f"L{L}.ffn_down", L, M, d, f, act, wt, (a,), bias=m.bias)
+        resid = o.add(elementwise, f"L{L}.residual2", E, L, M, d, "add", act, (dn, r1), inputs=2)
+    # final norm and LM head on the last position of each sequence
+    fn_ = o.add(elementwise, "final_norm", OpKind.NORM, -1, B, d, norm_fn, act, (resid,),
+                param_elements=norm_params, wdtype=wt, per_row_flops=1)
+    head = o.add(matmul, "lm_head", -1, B, m.vocab_size, d, act, wt, (fn_,), bias=False)
+    o.add(elementwise, "sample", E, -1, B, m.vocab_size, "argmax", act, (head,))
+    return tuple(o.ops)
+
+
+def generate_trace(w: Workload) -> Trace:
+    """The analytic trace of ``w``: the prefill step, then ``generate_tokens - 1`` decode steps."""
+    P = w.prompt_tokens
+    steps = [Step(0, Phase.PREFILL, w.batch_size, P, P, step_ops(w, P, P))]
+    for i in range(1, w.generate_tokens):
+        C = P + i
+        steps.append(Step(i, Phase.DECODE, w.batch_size, 1, C, step_ops(w, 1, C)))
+    return Trace(tuple(steps), w.to_dict(), source="analytic",
+                 meta={"generator": "archsim.trace.generate"})

@@ -1,0 +1,83 @@
+"""Workloads: a model plus batch size, prompt length, generated tokens and data types."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, asdict
+
+from .config.presets import apply_overrides
+from .config.schema import from_located, param
+from .config.yamlio import load_file, load_text
+from .dtypes import DTYPE_BITS
+from .errors import ConfigError
+from .model import ModelSpec
+
+_DTYPES = tuple(DTYPE_BITS)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Data types of weights, activations and the KV cache."""
+
+    weights: str = param(default="fp16")
+    activations: str = param(default="fp16")
+    kv_cache: str = param(default="fp16")
+
+    def validate(self):
+        for k in ("weights", "activations", "kv_cache"):
+            v = getattr(self, k)
+            if v not in DTYPE_BITS:
+                return ((k,), f"unknown dtype {v!r}: expected one of {', '.join(_DTYPES)}")
+        return None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Autoregressive generation of ``generate_tokens`` tokens for ``batch_size`` prompts.
+
+    The prefill step processes ``prompt_tokens`` per sequence and yields the first token; each of
+    the following ``generate_tokens - 1`` decode steps yields one more token per sequence.
+    """
+
+    _preset_category = "workloads"
+
+    model: ModelSpec = param()
+    batch_size: int = param(default=1, min=1)
+    prompt_tokens: int = param(default=128, min=1)
+    generate_tokens: int = param(default=128, min=1)
+    precision: Precision = param(default_factory=Precision)
+    name: str | None = param(default=None)
+    description: str | None = param(default=None)
+
+    def validate(self):
+        total = self.prompt_tokens + self.generate_tokens - 1
+        if total > self.model.max_positions:
+            return (("generate_tokens",), f"prompt_tokens + generate_tokens - 1 = {total} exceeds "
+                    f"the model's max_positions {self.model.max_positions}")
+        return None
+
+    @property
+    def decode_steps(self) -> int:
+        return self.generate_tokens - 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_workload(source, overrides=()) -> Workload:
+    """Load a workload from a YAML path (or a ``dict``), applying ``--set`` style overrides."""
+    if isinstance(source, Workload):
+        if overrides:
+            raise ConfigError("overrides need a workload file, not a Workload object")
+        return source
+    if isinstance(source, dict):
+        import yaml
+        located = load_text(yaml.safe_dump(source), "<workload>")
+    else:
+        located = load_file(os.fspath(source))
+    located = apply_overrides(located, overrides)
+    return from_located(Workload, located)
+
+
+def workload_from_dict(data: dict) -> Workload:
+    """Rebuild a workload from :meth:`Workload.to_dict` output (e.g. stored in a trace)."""
+    return load_workload(data)
