@@ -1,0 +1,403 @@
+"""DRAM spec YAML: organisation, timing, power and controller settings, validated on load.
+
+A spec file (see ``archsim/presets/dram/*.yaml`` and ``docs/dram.md``) has the sections
+``organization``, ``timing``, ``power`` and optionally ``controller``; each carries a ``source``
+naming the datasheet, JEDEC standard or simulator configuration its values come from. A spec may
+``extends: NAME`` another one (a preset name or a relative ``.yaml`` path) and override keys.
+
+Timings are written either as integer cycles (``nCL: 14``) or as a time with a unit
+(``nRFC: "350 ns"``); times are converted with JEDEC rounding ``ceil(t / tCK)`` (never rounded to
+nearest), computed as ``ceil(t / tCK - 1e-9)`` so that float error (e.g. 3.9 us / 0.769 ns) cannot
+add a cycle. Every error (unknown key, missing key, wrong unit, negative value) is a
+:class:`~archsim.errors.ConfigError` naming file, line and key path.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal, Optional
+
+import numpy as np
+
+from ..config.presets import list_presets, load_preset
+from ..config.schema import Ctx, from_located, param, quantity
+from ..config.yamlio import Located, load_file
+from ..errors import ConfigError
+from ..units import parse_quantity
+from .standards import CMD, LEVEL_ID, NCMD, STANDARDS, Constraint, evaluate_rules
+
+
+@dataclass(frozen=True)
+class TimingValue:
+    """A timing parameter as written: integer cycles, or a duration in seconds."""
+
+    cycles: Optional[int] = None
+    seconds: Optional[float] = None
+
+    @classmethod
+    def __archsim_build__(cls, value, ctx: Ctx) -> "TimingValue":
+        if isinstance(value, bool):
+            raise ctx.error(f"expected integer cycles or a time with a unit, got {value!r}")
+        if isinstance(value, int):
+            if value < 0:
+                raise ctx.error(f"negative timing {value}: expected cycles >= 0")
+            return cls(cycles=value)
+        if isinstance(value, float):
+            raise ctx.error(f"non-integer cycle count {value!r}: write integer cycles or a time "
+                            f"with a unit, e.g. \"{value} ns\"")
+        try:
+            seconds = parse_quantity(value, "time")
+        except ConfigError as exc:
+            raise ctx.error(exc.message) from None
+        if seconds < 0:
+            raise ctx.error(f"negative timing {value!r}: expected a duration >= 0")
+        return cls(seconds=seconds)
+
+    def to_cycles(self, tck_s: float) -> int:
+        """Cycles, rounding a duration up with ``ceil(t / tCK)`` (JEDEC rounding)."""
+        if self.cycles is not None:
+            return self.cycles
+        return max(0, math.ceil(self.seconds / tck_s - 1e-9))
+
+
+def _tv(**kw):
+    return param(**kw)
+
+
+@dataclass(frozen=True)
+class Organization:
+    """Geometry of one device (JEDEC organisation table of the standard)."""
+
+    channels: int = param(min=1, doc="independent channels per device/stack")
+    bank_groups: int = param(min=1)
+    banks_per_group: int = param(min=1)
+    rows: int = param(min=1, doc="rows per bank")
+    row_size_bytes: float = quantity("size", min=1, doc="row (page) size per (pseudo-)channel")
+    bus_width_bits: int = param(min=1, doc="data bus width of one (pseudo-)channel")
+    burst_length: int = param(min=1)
+    source: str = param()
+    pseudo_channels: int = param(default=1, min=1)
+    ranks: int = param(default=1, min=1, doc="ranks / HBM3 stack IDs per channel")
+    density_gbit: Optional[float] = param(default=None, min=0, doc="die density, informative")
+
+    @property
+    def access_bytes(self) -> int:
+        return self.bus_width_bits * self.burst_length // 8
+
+    @property
+    def columns(self) -> int:
+        """Column addresses per row, in units of one access (one burst)."""
+        return int(self.row_size_bytes) // self.access_bytes
+
+    def validate(self):
+        for key in ("channels", "pseudo_channels", "ranks", "bank_groups", "banks_per_group",
+                    "rows"):
+            v = getattr(self, key)
+            if v & (v - 1):
+                return ((key,), f"{v} is not a power of two (address mapping needs bit fields)")
+        if (self.bus_width_bits * self.burst_length) % 8:
+            return ((), "bus_width_bits x burst_length must be a whole number of bytes")
+        ab = self.access_bytes
+        rs = int(self.row_size_bytes)
+        if rs != self.row_size_bytes or rs % ab or (rs // ab) & (rs // ab - 1):
+            return (("row_size",), f"row size {self.row_size_bytes:g} B must be a power-of-two "
+                    f"multiple of the access size {ab} B (bus width x burst length)")
+        return None
+
+
+TIMING_NAMES = ("nBL", "nCL", "nCWL", "nRCD", "nRP", "nRAS", "nRC", "nWR", "nRTP", "nCCD_S",
+                "nCCD_L", "nRRD_S", "nRRD_L", "nWTR_S", "nWTR_L", "nFAW", "nRFC", "nREFI")
+OPTIONAL_TIMINGS = ("nRPab", "nRFCpb", "nREFIpb", "nRREFD", "nPPD", "nTA")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Timing parameters (cycles of ``tCK``, or durations converted with ceil(t/tCK))."""
+
+    tCK_s: float = quantity("time", min=0, min_exclusive=True, doc="command clock period")
+    nBL: TimingValue = _tv(doc="data-bus cycles of one burst")
+    nCL: TimingValue = _tv()
+    nCWL: TimingValue = _tv()
+    nRCD: TimingValue = _tv()
+    nRP: TimingValue = _tv()
+    nRAS: TimingValue = _tv()
+    nRC: TimingValue = _tv()
+    nWR: TimingValue = _tv()
+    nRTP: TimingValue = _tv()
+    nCCD_S: TimingValue = _tv()
+    nCCD_L: TimingValue = _tv()
+    nRRD_S: TimingValue = _tv()
+    nRRD_L: TimingValue = _tv()
+    nWTR_S: TimingValue = _tv()
+    nWTR_L: TimingValue = _tv()
+    nFAW: TimingValue = _tv()
+    nRFC: TimingValue = _tv(doc="all-bank refresh cycle time")
+    nREFI: TimingValue = _tv(doc="average refresh interval")
+    source: str = param()
+    nRPab: Optional[TimingValue] = param(default=None, doc="all-bank precharge (default nRP)")
+    nRFCpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh cycle time")
+    nREFIpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh interval "
+                                           "(default nREFI / banks per rank)")
+    nRREFD: Optional[TimingValue] = param(default=None, doc="REFpb to REFpb/ACT, other bank")
+    nPPD: Optional[TimingValue] = param(default=None, doc="PRE to PRE (LPDDR5)")
+    nTA: TimingValue = param(default=TimingValue(cycles=2), doc="read-to-write bus turnaround")
+
+    def cycles(self) -> dict:
+        """All timings in integer cycles (optional ones filled with their defaults)."""
+        out = {}
+        for name in TIMING_NAMES + OPTIONAL_TIMINGS:
+            v = getattr(self, name)
+            if v is not None:
+                out[name] = v.to_cycles(self.tCK_s)
+        out.setdefault("nRPab", out["nRP"])
+        out.setdefault("nPPD", 0)
+        return out
+
+    def validate(self):
+        c = self.cycles()
+        for name in ("nBL", "nCL", "nRCD", "nRP", "nRAS", "nRC", "nRFC", "nREFI", "nCCD_S",
+                     "nCCD_L"):
+            if c[name] < 1:
+                return ((name,), f"{name} must be at least 1 cycle, got {c[name]}")
+        if c["nRC"] < c["nRAS"]:
+            return (("nRC",), f"nRC ({c['nRC']}) must be >= nRAS ({c['nRAS']})")
+        if c["nREFI"] <= c["nRFC"]:
+            return (("nREFI",), f"nREFI ({c['nREFI']}) must exceed nRFC ({c['nRFC']})")
+        if (self.nRFCpb is None) != (self.nRREFD is None):
+            return ((), "per-bank refresh needs both nRFCpb and nRREFD")
+        return None
+
+
+@dataclass(frozen=True)
+class Power:
+    """Supply voltage and IDD currents (per simulated channel), and I/O energy."""
+
+    vdd_v: float = param(min=0, min_exclusive=True)
+    idd0_ma: float = param(min=0, doc="one-bank ACT-PRE current")
+    idd2n_ma: float = param(min=0, doc="precharge standby")
+    idd3n_ma: float = param(min=0, doc="active standby")
+    idd4r_ma: float = param(min=0, doc="burst read")
+    idd4w_ma: float = param(min=0, doc="burst write")
+    idd5ab_ma: float = param(min=0, doc="all-bank refresh")
+    io_energy_j_per_bit: float = quantity("energy_per_bit", min=0, doc="I/O energy per bit")
+    source: str = param()
+    idd5pb_ma: Optional[float] = param(default=None, min=0, doc="per-bank refresh")
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Memory-controller settings (FR-FCFS scheduler, row policy, refresh, address mapping)."""
+
+    queue_size: int = param(default=32, min=1, max=4096, doc="entries per read and write queue")
+    row_policy: Literal["open", "closed"] = param(default="open")
+    refresh: Literal["per_bank", "all_bank", "none"] = param(default="all_bank")
+    mapping: str = param(default="RoCoBaBgRaPcCh", doc="address bits, most significant first")
+    write_high_watermark: float = param(default=0.8, min=0, max=1)
+    write_low_watermark: float = param(default=0.2, min=0, max=1)
+    row_hit_cap: int = param(default=16, min=1, doc="row hits served before a conflicting "
+                             "request may close the row")
+
+    def validate(self):
+        from .mapping import parse_mapping
+        try:
+            parse_mapping(self.mapping)
+        except ValueError as exc:
+            return (("mapping",), str(exc))
+        if self.write_low_watermark >= self.write_high_watermark:
+            return (("write_low_watermark",), "must be below write_high_watermark")
+        return None
+
+
+@dataclass(frozen=True)
+class DramSpecConfig:
+    """A DRAM spec file: standard, organisation, timing, power, controller defaults."""
+
+    _preset_category = "dram"
+
+    name: str = param()
+    standard: Literal["HBM2", "HBM3", "GDDR6", "LPDDR5"] = param()
+    source: str = param()
+    organization: Organization = param()
+    timing: Timing = param()
+    power: Power = param()
+    controller: ControllerConfig = param(default_factory=ControllerConfig)
+    notes: Optional[str] = param(default=None)
+
+    def validate(self):
+        if self.controller.refresh == "per_bank" and self.timing.nRFCpb is None:
+            return (("controller", "refresh"), "per-bank refresh needs timing.nRFCpb and "
+                    "timing.nRREFD")
+        return None
+
+
+@dataclass(frozen=True)
+class DramSpec:
+    """A loaded, validated spec with integer timings and constraint tables (no side effects)."""
+
+    config: DramSpecConfig
+    timings: dict = field(hash=False, compare=False)
+    constraints: tuple = field(hash=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def org(self) -> Organization:
+        return self.config.organization
+
+    @property
+    def tck_s(self) -> float:
+        return self.config.timing.tCK_s
+
+    @property
+    def controller(self) -> ControllerConfig:
+        return self.config.controller
+
+    @property
+    def n_channels(self) -> int:
+        """Independently simulated channels (channels x pseudo-channels)."""
+        return self.org.channels * self.org.pseudo_channels
+
+    @property
+    def banks_per_rank(self) -> int:
+        return self.org.bank_groups * self.org.banks_per_group
+
+    @property
+    def peak_bandwidth_bytes_per_s(self) -> float:
+        """All channels streaming one burst every nBL cycles."""
+        return self.n_channels * self.org.access_bytes / (self.timings["nBL"] * self.tck_s)
+
+    def with_controller(self, **changes) -> "DramSpec":
+        """A copy with controller settings replaced (validated)."""
+        import dataclasses
+        ctrl = dataclasses.replace(self.controller, **changes)
+        problem = ctrl.validate()
+        if problem:
+            raise ConfigError(problem[1], key="controller." + ".".join(problem[0]))
+        if ctrl.refresh == "per_bank" and self.config.timing.nRFCpb is None:
+            raise ConfigError("per-bank refresh needs timing.nRFCpb", key="controller.refresh")
+        return build_spec(dataclasses.replace(self.config, controller=ctrl), self.constraints_extra)
+
+    constraints_extra: tuple = field(default=(), hash=False, compare=False)
+
+    @cached_property
+    def tables(self) -> "ConstraintTables":
+        return ConstraintTables.build(self.constraints)
+
+
+def build_spec(config: DramSpecConfig, extra_rules: tuple = ()) -> DramSpec:
+    """Evaluate the standard's rules (plus ``extra_rules``) for ``config``."""
+    std = STANDARDS[config.standard]
+    timings = config.timing.cycles()
+    rules = tuple(r for r in std.rules if _rule_applies(r, timings)) + tuple(extra_rules)
+    cons = evaluate_rules(rules, timings)
+    return DramSpec(config, timings, cons, tuple(extra_rules))
+
+
+def _rule_applies(rule, timings) -> bool:
+    names = [t.lstrip("-") for t in rule[3] if isinstance(t, str)]
+    return all(n in timings for n in names)
+
+
+@dataclass(frozen=True)
+class ConstraintTables:
+    """Constraints as int64 arrays for the kernels, grouped by preceding command.
+
+    ``ptr[c]:ptr[c+1]`` indexes the rows whose preceding command is ``c``; each row has the level id
+    (0 channel, 1 rank, 2 bank group, 3 bank), the following command and the latency. Window
+    constraints are separate: ``win_prev[w, c]``/``win_next[w, c]`` are 0/1 masks.
+    """
+
+    ptr: np.ndarray
+    level: np.ndarray
+    nxt: np.ndarray
+    lat: np.ndarray
+    win_level: np.ndarray
+    win_prev: np.ndarray
+    win_next: np.ndarray
+    win_lat: np.ndarray
+    win_n: np.ndarray
+
+    @classmethod
+    def build(cls, constraints) -> "ConstraintTables":
+        rows = []
+        wins = []
+        for c in constraints:
+            if c.window:
+                wins.append(c)
+                continue
+            for p in c.preceding:
+                for f in c.following:
+                    rows.append((CMD[p], LEVEL_ID[c.level], CMD[f], c.latency))
+        # keep only the largest latency per (prev, level, next)
+        best = {}
+        for p, lv, f, lat in rows:
+            key = (p, lv, f)
+            best[key] = max(best.get(key, lat), lat)
+        items = sorted(best.items())
+        ptr = np.zeros(NCMD + 1, np.int64)
+        for (p, _lv, _f), _ in items:
+            ptr[p + 1] += 1
+        ptr = np.cumsum(ptr).astype(np.int64)
+        level = np.array([k[1] for k, _ in items], np.int64)
+        nxt = np.array([k[2] for k, _ in items], np.int64)
+        lat = np.array([v for _, v in items], np.int64)
+        nw = len(wins)
+        win_prev = np.zeros((max(nw, 1), NCMD), np.int64)
+        win_next = np.zeros((max(nw, 1), NCMD), np.int64)
+        for i, w in enumerate(wins):
+            for p in w.preceding:
+                win_prev[i, CMD[p]] = 1
+            for f in w.following:
+                win_next[i, CMD[f]] = 1
+        return cls(ptr, level, nxt, lat,
+                   np.array([LEVEL_ID[w.level] for w in wins] or [0], np.int64),
+                   win_prev, win_next,
+                   np.array([w.latency for w in wins] or [0], np.int64),
+                   np.array([w.window for w in wins] or [1], np.int64)[: max(nw, 1)]
+                   if nw else np.zeros(1, np.int64))
+
+
+def _located_from(spec) -> Located:
+    if isinstance(spec, Located):
+        return spec
+    s = os.fspath(spec)
+    if s.endswith((".yaml", ".yml")) or os.sep in s or "/" in s:
+        return load_file(s)
+    try:
+        return load_preset("dram", s)
+    except KeyError:
+        import difflib
+        names = list_presets("dram")
+        close = difflib.get_close_matches(s, names, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else \
+            f"; available: {', '.join(names)}"
+        raise ConfigError(f"unknown DRAM spec {s!r}{hint}") from None
+
+
+def load_spec(spec, **controller) -> DramSpec:
+    """Load a DRAM spec from a preset name, a YAML path or :class:`Located` data.
+
+    Parameters
+    ----------
+    spec : str, os.PathLike or Located
+        ``"hbm2"`` (a preset in ``archsim/presets/dram``) or ``"path/to/spec.yaml"``.
+    **controller
+        Overrides of :class:`ControllerConfig` fields (``mapping=``, ``row_policy=``...).
+
+    Raises
+    ------
+    ConfigError
+        On any invalid value, with file, line and key path.
+    """
+    cfg = from_located(DramSpecConfig, _located_from(spec))
+    out = build_spec(cfg)
+    return out.with_controller(**controller) if controller else out
+
+
+def list_specs() -> list:
+    """Names of the DRAM spec presets."""
+    return list_presets("dram")
