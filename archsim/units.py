@@ -152,5 +152,9 @@ def format_quantity(value: float, dimension: str, unit: str) -> str:
 
 
 def seconds_to_ps(seconds: float) -> int:
-    """Convert seconds to integer picoseconds, rounding up (a duration is never shortened)."""
-    return int(math.ceil(seconds * 1e12 - 1e-6))
+    """Convert seconds to integer picoseconds, rounding up (a duration is never shortened).
+
+    The product is first rounded to 1e-3 ps so that float noise (2e-6 s -> 2000000.0000000002)
+    does not add a picosecond.
+    """
+    return int(math.ceil(round(seconds * 1e12, 3)))

@@ -130,5 +130,5 @@ def apply_overrides(located: Located, overrides) -> Located:
                 node[p] = nxt
             node = nxt
         node[parts[-1]] = value
-        located.locs[tuple(parts)] = (f"--set {key}", None)
+        located.locs[tuple(parts)] = ("--set", None)
     return Located(data, located.file, located.locs)
