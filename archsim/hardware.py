@@ -23,7 +23,8 @@ class LinkConfig:
     dst: str = param()
     bandwidth_bytes_per_s: float = quantity("bandwidth", min=0, min_exclusive=True)
     latency_s: float = quantity("time", default=0.0, min=0)
-    energy_j_per_bit: float = quantity("energy_per_bit", default=0.0, min=0)
+    energy_j_per_bit: float = quantity("energy_per_bit", default=0.0, min=0,
+                                      key="energy_per_bit")
     bidirectional: bool = param(default=True)
     source: str | None = param(default=None)
 

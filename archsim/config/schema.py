@@ -38,12 +38,12 @@ class FrozenDict(dict):
 
 
 def quantity(dimension: str, *, default=dataclasses.MISSING, min=None, max=None,
-             min_exclusive=False, doc: str = "") -> Any:
+             min_exclusive=False, doc: str = "", key: str | None = None) -> Any:
     """A field holding a quantity with a unit (stored in the dimension's canonical unit)."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension}")
     md = {"dimension": dimension, "min": min, "max": max, "min_exclusive": min_exclusive,
-          "doc": doc}
+          "doc": doc, "key": key}
     return dataclasses.field(default=default, metadata=md)
 
 
