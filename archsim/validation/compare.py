@@ -1,0 +1,186 @@
+"""Simulated against measured op and step times (``archsim validate``).
+
+See the package docstring for what is compared. Ops without a measured time, or with a measured
+time of zero (an op region that launched no kernel), are skipped and counted.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import numpy as np
+
+from ..devices.gpu import Gpu
+from ..engine.simulator import Simulator
+from ..errors import ArchsimError
+from ..hardware import HardwareConfig, load_hardware
+from ..trace.io import load_trace
+from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, Trace
+from ..units import parse_quantity
+from .metrics import error_stats
+
+
+def roofline_terms(dev: Gpu, op: Op) -> tuple:
+    """``(t_mem, t_cmp)`` in seconds at 100% efficiency, as :meth:`Gpu.op_cost` prices ``op``.
+
+    The roofline kernel time is ``max(t_mem / bandwidth_efficiency, t_cmp /
+    compute_efficiency)``; the op cost adds ``launch_overhead``. A test checks this
+    decomposition against :meth:`Gpu.op_cost`.
+    """
+    cfg = dev.config
+    tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
+    table = cfg.tensor_peak if tensor else cfg.vector_peak
+    rate = table.get(op.dtype)
+    if rate is None:
+        raise ArchsimError(f"{cfg.name} has no {'tensor' if tensor else 'vector'} rate for dtype "
+                           f"{op.dtype!r} (op {op.name})", key=f"devices.{dev.name}")
+    peak = parse_quantity(rate, "compute")
+    return ((op.bytes_read + op.bytes_written) / cfg.memory_bandwidth_bytes_per_s,
+            op.flops / peak)
+
+
+def kind_params(dev: Gpu, kind) -> tuple:
+    """``(bandwidth_efficiency, compute_efficiency, launch_overhead_s)`` for op kind ``kind``."""
+    r = dev.config.roofline
+    k = r.per_kind.get(kind.value)
+    be = k.bandwidth_efficiency if k and k.bandwidth_efficiency else r.bandwidth_efficiency
+    ce = k.compute_efficiency if k and k.compute_efficiency else r.compute_efficiency
+    lo = k.launch_overhead_s if k and k.launch_overhead_s is not None else r.launch_overhead_s
+    return be, ce, lo
+
+
+def kernel_time_s(dev, op: Op) -> float:
+    """Simulated kernel time of ``op``: the op cost less the roofline's launch overhead.
+
+    Devices without a roofline (PIM, FPGA ...) have no separate launch term: their op cost is
+    compared as it is.
+    """
+    if isinstance(dev, Gpu):
+        tm, tc = roofline_terms(dev, op)
+        be, ce, _ = kind_params(dev, op.kind)
+        return max(tm / be, tc / ce)
+    return dev.op_cost(op).duration_ps * 1e-12
+
+
+def model_name(trace: Trace) -> str:
+    m = trace.workload.get("model") if isinstance(trace.workload, dict) else None
+    if isinstance(m, dict):
+        return str(m.get("name", "?"))
+    return str(m or "?")
+
+
+def _load(traces):
+    out = []
+    for t in traces:
+        if isinstance(t, Trace):
+            out.append(("<trace>", t))
+        else:
+            out.append((os.fspath(t), load_trace(t)))
+    return out
+
+
+def compare(hw: HardwareConfig, traces) -> dict:
+    """Per-op and per-step simulated/measured pairs of ``traces`` on ``hw`` (raw arrays)."""
+    sim = Simulator(hw)
+    rows_op, rows_step = [], []
+    skipped = defaultdict(int)
+    for ti, (path, t) in enumerate(traces):
+        model = model_name(t)
+        measured_any = False
+        step_ps = None
+        if any(s.measured_ns for s in t.steps):
+            step_ps = sim.run(t).step_ps
+        for si, step in enumerate(t.steps):
+            for op in step.ops:
+                if op.measured_ns is None:
+                    skipped["ops_unmeasured"] += 1
+                    continue
+                if op.measured_ns <= 0:
+                    skipped["ops_zero_time"] += 1
+                    continue
+                measured_any = True
+                dev_name = sim.system.place(op)
+                dev = sim.system.devices[dev_name]
+                rows_op.append((ti, model, si, step.phase.value, op.kind.value, op.name,
+                                kernel_time_s(dev, op) * 1e9, op.measured_ns))
+            if step.measured_ns:
+                measured_any = True
+                rows_step.append((ti, model, si, step.phase.value,
+                                  float(step_ps[si]) / 1e3, step.measured_ns))
+            else:
+                skipped["steps_unmeasured"] += 1
+        if not measured_any:
+            raise ArchsimError(f"the trace has no measured times (source {t.source!r}); capture "
+                               "one with `archsim capture` or `archsim import-kineto`", file=path)
+    return {"ops": rows_op, "steps": rows_step, "skipped": dict(skipped)}
+
+
+def summarize(hw: HardwareConfig, traces, pairs) -> dict:
+    ops, steps = pairs["ops"], pairs["steps"]
+
+    def stats(rows, sim_i, meas_i, pred=lambda r: True):
+        sel = [r for r in rows if pred(r)]
+        return error_stats([r[sim_i] for r in sel], [r[meas_i] for r in sel])
+
+    o = stats(ops, 6, 7)
+    s = stats(steps, 4, 5)
+    rep = {"hardware": hw.name,
+           "compared": {
+               "op": "simulated kernel time (roofline op cost without launch_overhead) vs "
+                     "measured op time (summed kernel time on GPU, op-region wall time on CPU)",
+               "step": "simulated step time (all ops incl. launch_overhead) vs measured step "
+                       "wall time"},
+           "units": "mape, max_error and bias in percent; times in ns",
+           "traces": [{"file": p, "model": model_name(t), "source": t.source,
+                       "steps": len(t.steps), "device": t.meta.get("device", {}).get("name")}
+                      for p, t in traces],
+           "op_mape": o["mape"], "op_max_error": o["max_error"], "op_bias": o["bias"],
+           "op_pearson": o["pearson"], "op_count": o["count"],
+           "step_mape": s["mape"], "step_max_error": s["max_error"], "step_bias": s["bias"],
+           "step_pearson": s["pearson"], "step_count": s["count"],
+           "ops": o, "steps": s}
+    rep["per_kind"] = {k: stats(ops, 6, 7, lambda r, k=k: r[4] == k)
+                       for k in sorted({r[4] for r in ops})}
+    rep["per_phase"] = {ph: {"op": stats(ops, 6, 7, lambda r, ph=ph: r[3] == ph),
+                             "step": stats(steps, 4, 5, lambda r, ph=ph: r[3] == ph)}
+                        for ph in ("prefill", "decode")}
+    rep["per_model"] = {}
+    for m in sorted({r[1] for r in ops} | {r[1] for r in steps}):
+        mo = stats(ops, 6, 7, lambda r, m=m: r[1] == m)
+        ms = stats(steps, 4, 5, lambda r, m=m: r[1] == m)
+        rep["per_model"][m] = {"op_mape": mo["mape"], "step_mape": ms["mape"],
+                               "op_count": mo["count"], "step_count": ms["count"]}
+    rep["per_step"] = [{"trace": r[0], "step": r[2], "phase": r[3], "simulated_ns": r[4],
+                        "measured_ns": r[5], "error": (r[4] - r[5]) / r[5] * 100} for r in steps]
+    rep["skipped"] = pairs["skipped"]
+    return rep
+
+
+def validate(hw, traces) -> dict:
+    """Error report of ``traces`` (paths or :class:`Trace` objects) simulated on ``hw``."""
+    if not isinstance(hw, HardwareConfig):
+        hw = load_hardware(hw)
+    loaded = _load(traces)
+    if not loaded:
+        raise ArchsimError("no traces to validate")
+    pairs = compare(hw, loaded)
+    rep = summarize(hw, loaded, pairs)
+    rep["_pairs"] = pairs  # for plotting; dropped from JSON output
+    return rep
+
+
+def format_report(rep: dict) -> str:
+    def f(v, spec="8.1f"):
+        return format(v, spec) if v is not None else f"{'-':>{spec.split('.')[0]}}"
+
+    lines = [f"hardware {rep['hardware']}: {len(rep['traces'])} trace(s)",
+             f"{'':<18}{'count':>7}{'MAPE%':>8}{'max%':>8}{'bias%':>8}{'pearson':>8}"]
+    for label, st in [("steps", rep["steps"]), ("ops", rep["ops"])] + [
+            (f"  {k}", v) for k, v in rep["per_kind"].items()]:
+        lines.append(f"{label:<18}{st['count']:>7}{f(st['mape'])}{f(st['max_error'])}"
+                     f"{f(st['bias'])}{f(st['pearson'], '8.3f')}")
+    lines.append("op: kernel time without launch_overhead vs measured op time; step: simulated "
+                 "step incl. launch_overhead vs measured wall time")
+    if rep["skipped"]:
+        lines.append("skipped: " + ", ".join(f"{k}={v}" for k, v in rep["skipped"].items()))
+    return "\n".join(lines)
