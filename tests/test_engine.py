@@ -7,7 +7,7 @@ import pytest
 from archsim import OpKind, Simulator, load_hardware
 from archsim.config.schema import param
 from archsim.devices.base import Device, OpCost, register_device
-from archsim.engine.step import simulate_step
+from archsim.engine.step import simulate_step, simulate_step_events
 from archsim.errors import SimulationError
 from archsim.trace.schema import Op, Phase, Step, Trace
 
@@ -111,7 +111,7 @@ def test_single_device_fast_path_equals_event_simulation(a100, gpt2_small):
     placement = [sim.system.place(o) for o in step.ops]
     costs = [sim._cost(d, o) for d, o in zip(placement, step.ops)]
     fast = simulate_step(step.ops, placement, costs, sim.system)
-    slow = simulate_step(step.ops, placement, costs, sim.system, force_events=True)
+    slow = simulate_step_events(step.ops, placement, costs, sim.system)
     assert fast[0] == slow[0]
     assert [(r.start_ps, r.end_ps) for r in fast[1]] == [(r.start_ps, r.end_ps) for r in slow[1]]
 
@@ -131,3 +131,27 @@ def test_memoized_run_equals_full_run_and_is_deterministic(a100, gpt2_small):
     c = Simulator(h, memoize=True).run(t)
     assert (a.step_ps == b.step_ps).all()
     assert _comparable(a.to_dict()) == _comparable(b.to_dict()) == _comparable(c.to_dict())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_one_pass_scheduler_equals_simpy_on_random_dags(seed):
+    import random
+    rng = random.Random(seed)
+    devs = ["d0", "d1", "d2"]
+    h = hw(devs, links=[{"src": "d0", "dst": "d1", "bandwidth": "1 GB/s", "latency": "3 ns"},
+                        {"src": "d1", "dst": "d2", "bandwidth": "2 GB/s"},
+                        {"src": "d0", "dst": "d2", "bandwidth": "0.5 GB/s",
+                         "bidirectional": False}])
+    sim = Simulator(h)
+    n = 60
+    ops = [op(i, rng.randrange(0, 5000), rng.sample(range(i), k=min(i, rng.randrange(0, 4))),
+              out_bytes=rng.randrange(0, 4000)) for i in range(n)]
+    placement = [rng.choice(devs) for _ in range(n)]
+    costs = [sim._cost(p, o) for p, o in zip(placement, ops)]
+    fast = simulate_step(ops, placement, costs, sim.system)
+    ref = simulate_step_events(ops, placement, costs, sim.system)
+    assert fast[0] == ref[0]
+    assert [(r.device, r.start_ps, r.end_ps) for r in fast[1]] == \
+        [(r.device, r.start_ps, r.end_ps) for r in ref[1]]
+    key = lambda t: (t.start_ps, t.end_ps, t.link.name, t.op_name)  # noqa: E731
+    assert sorted(map(key, fast[2])) == sorted(map(key, ref[2]))

@@ -1,13 +1,20 @@
-"""Event-driven simulation of one step (one forward pass) on a :class:`System`.
+"""Simulation of one step (one forward pass) on a :class:`System`.
 
-Each op waits for its dependencies, then holds its device for its duration; a dependency produced
-on another device is first moved there over the link route (store-and-forward, each link busy for
-the transfer). Devices and links are SimPy resources of capacity one, so ops on different
-devices overlap and transfers contend for links. Time is integer picoseconds.
+Semantics (the model of execution every device kind shares):
 
-When every op of a step runs on one device, the step is a chain on one FIFO resource and its
-timing is the running sum of op durations; :func:`simulate_step` then skips SimPy. Tests check
-that both paths give identical timelines.
+- each device executes the ops placed on it **in trace order**, one at a time (an in-order
+  queue, like a CUDA stream or a PIM command queue); an op starts when the device is free and
+  all its dependencies are available on that device;
+- a dependency produced on another device is moved over the link route (store-and-forward);
+  each link carries its transfers one at a time in the order the consumers appear in the trace;
+  moving ``n`` bytes over a link takes ``latency + ceil(n / bandwidth)``; an output is moved to a
+  given device once, however many ops there consume it;
+- time is integer picoseconds.
+
+:func:`simulate_step_events` is the reference: a SimPy process per device and per link.
+:func:`simulate_step` computes the same schedule in one pass over the ops in trace order (each
+queue is in order, so start = max(queue free, inputs ready)); tests check that both agree
+exactly on random multi-device DAGs.
 """
 from __future__ import annotations
 
@@ -34,77 +41,113 @@ class TransferRecord:
     op_name: str
 
 
-def simulate_step(ops, placement, costs, system, *, force_events: bool = False):
-    """Simulate one step starting at time 0.
+def plan_transfers(ops, placement):
+    """Transfers in program order: ``(producer index, destination device)`` per consumer."""
+    plan = []
+    seen = set()
+    for i, op in enumerate(ops):
+        dev = placement[i]
+        for d in op.deps:
+            if placement[d] != dev and (d, dev) not in seen:
+                seen.add((d, dev))
+                plan.append((d, dev))
+    return plan
 
-    Parameters
-    ----------
-    ops : sequence of Op (topologically ordered)
-    placement : list of str, the device of each op
-    costs : list of OpCost, the cost of each op on its device
-    system : System, for link routes
-    force_events : bool, use SimPy even for single-device steps (for testing)
 
-    Returns
-    -------
-    (end_ps, list of OpRecord, list of TransferRecord)
+def simulate_step(ops, placement, costs, system):
+    """Simulate one step starting at time 0 (one pass, see module docstring).
+
+    Returns ``(end_ps, [OpRecord], [TransferRecord])``.
     """
-    if not force_events and len(set(placement)) == 1:
+    n = len(ops)
+    recs = [None] * n
+    end = [0] * n
+    dev_free: dict = {}
+    if len(set(placement)) <= 1:           # one in-order queue: a running sum
         t = 0
-        recs = []
         dev = placement[0] if placement else ""
-        for op, c in zip(ops, costs):
-            recs.append(OpRecord(op, dev, t, t + c.duration_ps, c))
+        for i in range(n):
+            c = costs[i]
+            recs[i] = OpRecord(ops[i], dev, t, t + c.duration_ps, c)
             t += c.duration_ps
         return t, recs, []
-    return _simulate_events(ops, placement, costs, system)
+    link_free: dict = {}
+    arrived: dict = {}
+    transfers = []
+    for i in range(n):
+        op, dev, c = ops[i], placement[i], costs[i]
+        ready = 0
+        for d in op.deps:
+            if placement[d] == dev:
+                t = end[d]
+            else:
+                t = arrived.get((d, dev))
+                if t is None:
+                    t = end[d]
+                    nbytes = ops[d].bytes_written
+                    for link in system.route(placement[d], dev):
+                        s = max(t, link_free.get(link.name, 0))
+                        t = s + link.transfer_ps(nbytes)
+                        link_free[link.name] = t
+                        transfers.append(TransferRecord(link, nbytes, s, t, ops[d].name))
+                    arrived[(d, dev)] = t
+            if t > ready:
+                ready = t
+        s = max(ready, dev_free.get(dev, 0))
+        e = s + c.duration_ps
+        dev_free[dev] = e
+        end[i] = e
+        recs[i] = OpRecord(op, dev, s, e, c)
+    finish = max(end) if n else 0
+    transfers.sort(key=lambda r: (r.start_ps, r.link.name))
+    return finish, recs, transfers
 
 
-def _simulate_events(ops, placement, costs, system):
+def simulate_step_events(ops, placement, costs, system):
+    """The reference SimPy simulation of the same semantics (slower; used in tests)."""
     env = simpy.Environment()
-    dev_res = {d: simpy.Resource(env, capacity=1) for d in set(placement)}
-    link_res: dict = {}
-    done = [env.event() for _ in ops]
-    recs = [None] * len(ops)
+    n = len(ops)
+    done = [env.event() for _ in range(n)]
+    recs = [None] * n
     transfers: list = []
-    moved: dict = {}
+    arrived: dict = {}
+    link_queues: dict = {}
+    for d, dev in plan_transfers(ops, placement):
+        prev = done[d]
+        for link in system.route(placement[d], dev):
+            hop_done = env.event()
+            link_queues.setdefault(link.name, []).append((link, prev, hop_done, d))
+            prev = hop_done
+        arrived[(d, dev)] = prev
 
-    def transfer(src_i, dst_dev):
-        yield done[src_i]
-        nbytes = ops[src_i].bytes_written
-        for link in system.route(placement[src_i], dst_dev):
-            res = link_res.get(link.name)
-            if res is None:
-                res = link_res[link.name] = simpy.Resource(env, capacity=1)
-            with res.request() as req:
-                yield req
-                start = env.now
-                yield env.timeout(link.transfer_ps(nbytes))
-                transfers.append(TransferRecord(link, nbytes, start, env.now, ops[src_i].name))
+    def link_proc(queue):
+        for link, inp, out, d in queue:
+            yield inp
+            start = env.now
+            yield env.timeout(link.transfer_ps(ops[d].bytes_written))
+            transfers.append(TransferRecord(link, ops[d].bytes_written, start, env.now,
+                                            ops[d].name))
+            out.succeed()
 
-    def arrival(src_i, dst_dev):
-        key = (src_i, dst_dev)
-        ev = moved.get(key)
-        if ev is None:
-            ev = moved[key] = env.process(transfer(src_i, dst_dev))
-        return ev
-
-    def run(i):
-        op, dev = ops[i], placement[i]
-        waits = [done[d] if placement[d] == dev else arrival(d, dev) for d in op.deps]
-        if waits:
-            yield env.all_of(waits)
-        with dev_res[dev].request() as req:
-            yield req
+    def dev_proc(dev, idx):
+        for i in idx:
+            waits = [done[d] if placement[d] == dev else arrived[(d, dev)] for d in ops[i].deps]
+            if waits:
+                yield env.all_of(waits)
             start = env.now
             yield env.timeout(costs[i].duration_ps)
-        recs[i] = OpRecord(op, dev, start, env.now, costs[i])
-        done[i].succeed()
+            recs[i] = OpRecord(ops[i], dev, start, env.now, costs[i])
+            done[i].succeed()
 
-    for i in range(len(ops)):
-        env.process(run(i))
+    per_dev: dict = {}
+    for i, dev in enumerate(placement):
+        per_dev.setdefault(dev, []).append(i)
+    for dev, idx in per_dev.items():
+        env.process(dev_proc(dev, idx))
+    for q in link_queues.values():
+        env.process(link_proc(q))
     env.run()
     if any(r is None for r in recs):
-        raise RuntimeError("deadlock: some ops never ran (dependency cycle?)")
+        raise RuntimeError("deadlock: some ops never ran")
     transfers.sort(key=lambda r: (r.start_ps, r.link.name))
-    return env.now, recs, transfers
+    return max((r.end_ps for r in recs), default=0), recs, transfers
