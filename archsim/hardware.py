@@ -17,11 +17,17 @@ _KINDS = tuple(k.value for k in OpKind)
 
 @dataclass(frozen=True)
 class LinkConfig:
-    """A link between two devices (both directions unless ``bidirectional: false``)."""
+    """A link between two devices (both directions unless ``bidirectional: false``).
+
+    Omit ``bandwidth`` only when an endpoint's op costs already include moving the data (e.g. a
+    PIM device whose command simulation writes input vectors and reads results over the DRAM
+    interface): the link then adds its latency and nothing else, so nothing is counted twice.
+    """
 
     src: str = param()
     dst: str = param()
-    bandwidth_bytes_per_s: float = quantity("bandwidth", min=0, min_exclusive=True)
+    bandwidth_bytes_per_s: float | None = quantity("bandwidth", default=None, min=0,
+                                                   min_exclusive=True)
     latency_s: float = quantity("time", default=0.0, min=0)
     energy_j_per_bit: float = quantity("energy_per_bit", default=0.0, min=0,
                                       key="energy_per_bit")

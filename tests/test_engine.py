@@ -15,6 +15,7 @@ from archsim.trace.schema import Op, Phase, Step, Trace
 @dataclass(frozen=True)
 class FixedConfig:
     kind: Literal["fixed_test"] = param()
+    host: str | None = param(default=None)
 
 
 @register_device
@@ -27,15 +28,20 @@ class FixedDevice(Device):
     def op_cost(self, op):
         return OpCost(op.flops, {"flop": op.flops})
 
+    def host(self):
+        return self.config.host
+
 
 def op(i, ps, deps=(), out_bytes=0, name=None):
     return Op(i, name or f"op{i}", OpKind.ELEMENTWISE, 0, {"rows": 1, "cols": 1}, "fp16", ps, 0,
               out_bytes, deps=tuple(deps))
 
 
-def hw(devices, links=(), rules=()):
+def hw(devices, links=(), rules=(), hosts=None):
+    hosts = hosts or {}
     return load_hardware({
-        "name": "t", "devices": {d: {"kind": "fixed_test"} for d in devices},
+        "name": "t", "devices": {d: {"kind": "fixed_test", **({"host": hosts[d]} if d in hosts
+                                                              else {})} for d in devices},
         "links": [dict(l) for l in links],
         "placement": {"default": devices[0], "rules": [dict(r) for r in rules]}})
 
@@ -133,12 +139,22 @@ def test_memoized_run_equals_full_run_and_is_deterministic(a100, gpt2_small):
     assert _comparable(a.to_dict()) == _comparable(b.to_dict()) == _comparable(c.to_dict())
 
 
+def test_results_of_a_hosted_device_round_trip_through_the_host():
+    # d0 (a PIM-like device) cannot feed its own ops: results go to host d1 and back
+    h = hw(["d0", "d1"], links=[{"src": "d0", "dst": "d1", "latency": "5 ns"}], hosts={"d0": "d1"})
+    res, recs, transfers = run_records(h, [op(0, 10, out_bytes=4096, name="a"),
+                                           op(1, 10, [0], name="b")])
+    assert [t.link.name for t in transfers] == ["d0->d1", "d1->d0"]
+    # latency-only link: 5 ns each way whatever the size
+    assert recs["b"] == (10 + 10_000, 20 + 10_000, "d0")
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_one_pass_scheduler_equals_simpy_on_random_dags(seed):
     import random
     rng = random.Random(seed)
     devs = ["d0", "d1", "d2"]
-    h = hw(devs, links=[{"src": "d0", "dst": "d1", "bandwidth": "1 GB/s", "latency": "3 ns"},
+    h = hw(devs, hosts={"d2": "d1"} if seed % 2 else None, links=[{"src": "d0", "dst": "d1", "bandwidth": "1 GB/s", "latency": "3 ns"},
                         {"src": "d1", "dst": "d2", "bandwidth": "2 GB/s"},
                         {"src": "d0", "dst": "d2", "bandwidth": "0.5 GB/s",
                          "bidirectional": False}])

@@ -71,6 +71,16 @@ class Device:
         """Capacity for weights and KV cache, or ``None`` when not modelled."""
         return None
 
+    def host(self) -> str | None:
+        """Device through which this device's results must pass before its own later ops can use
+        them (``None``: results stay on the device).
+
+        A PIM DRAM has no data path from its MAC result latches back into its banks or global
+        buffer: the host reads results out and writes the next input vector in. The engine then
+        routes a dependency between two ops on this device through the host and back.
+        """
+        return None
+
     def cost_key(self) -> tuple:
         """Hashable identity of the device's parameters, for memoizing op costs."""
         return (self.kind, self.config)

@@ -6,6 +6,8 @@ Semantics (the model of execution every device kind shares):
   queue, like a CUDA stream or a PIM command queue); an op starts when the device is free and
   all its dependencies are available on that device;
 - a dependency produced on another device is moved over the link route (store-and-forward);
+  so is one produced on the same device when that device has a host (results of a PIM device
+  go out to its host and back, see :meth:`~archsim.devices.base.Device.host`);
   each link carries its transfers one at a time in the order the consumers appear in the trace;
   moving ``n`` bytes over a link takes ``latency + ceil(n / bandwidth)``; an output is moved to a
   given device once, however many ops there consume it;
@@ -41,14 +43,14 @@ class TransferRecord:
     op_name: str
 
 
-def plan_transfers(ops, placement):
+def plan_transfers(ops, placement, system):
     """Transfers in program order: ``(producer index, destination device)`` per consumer."""
     plan = []
     seen = set()
     for i, op in enumerate(ops):
         dev = placement[i]
         for d in op.deps:
-            if placement[d] != dev and (d, dev) not in seen:
+            if system.needs_move(placement[d], dev) and (d, dev) not in seen:
                 seen.add((d, dev))
                 plan.append((d, dev))
     return plan
@@ -63,7 +65,9 @@ def simulate_step(ops, placement, costs, system):
     recs = [None] * n
     end = [0] * n
     dev_free: dict = {}
-    if len(set(placement)) <= 1:           # one in-order queue: a running sum
+    if len(set(placement)) <= 1 and (not placement or not system.needs_move(placement[0],
+                                                                             placement[0])):
+        # one in-order queue: a running sum
         t = 0
         dev = placement[0] if placement else ""
         for i in range(n):
@@ -74,11 +78,12 @@ def simulate_step(ops, placement, costs, system):
     link_free: dict = {}
     arrived: dict = {}
     transfers = []
+    needs_move = system.needs_move
     for i in range(n):
         op, dev, c = ops[i], placement[i], costs[i]
         ready = 0
         for d in op.deps:
-            if placement[d] == dev:
+            if not needs_move(placement[d], dev):
                 t = end[d]
             else:
                 t = arrived.get((d, dev))
@@ -112,7 +117,7 @@ def simulate_step_events(ops, placement, costs, system):
     transfers: list = []
     arrived: dict = {}
     link_queues: dict = {}
-    for d, dev in plan_transfers(ops, placement):
+    for d, dev in plan_transfers(ops, placement, system):
         prev = done[d]
         for link in system.route(placement[d], dev):
             hop_done = env.event()
@@ -131,7 +136,8 @@ def simulate_step_events(ops, placement, costs, system):
 
     def dev_proc(dev, idx):
         for i in idx:
-            waits = [done[d] if placement[d] == dev else arrived[(d, dev)] for d in ops[i].deps]
+            waits = [arrived[(d, dev)] if system.needs_move(placement[d], dev) else done[d]
+                     for d in ops[i].deps]
             if waits:
                 yield env.all_of(waits)
             start = env.now

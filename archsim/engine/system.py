@@ -17,11 +17,13 @@ class Link:
 
     def __init__(self, src, dst, cfg):
         self.src, self.dst = src, dst
-        self.bandwidth_bytes_per_s = cfg.bandwidth_bytes_per_s
+        self.bandwidth_bytes_per_s = cfg.bandwidth_bytes_per_s  # None: latency only
         self.latency_ps = int(round(cfg.latency_s * 1e12))
         self.energy_pj_per_byte = cfg.energy_j_per_bit * 8e12
 
     def transfer_ps(self, nbytes: int) -> int:
+        if self.bandwidth_bytes_per_s is None:
+            return self.latency_ps
         return self.latency_ps + math.ceil(nbytes * 1e12 / self.bandwidth_bytes_per_s)
 
     @property
@@ -43,15 +45,31 @@ class System:
         for cfg in hw.links:
             pairs = [(cfg.src, cfg.dst)] + ([(cfg.dst, cfg.src)] if cfg.bidirectional else [])
             for a, b in pairs:
+                bw = cfg.bandwidth_bytes_per_s
                 self.graph.add_edge(a, b, link=Link(a, b, cfg),
-                                    weight=1.0 / cfg.bandwidth_bytes_per_s)
+                                    weight=1.0 / bw if bw else 1e-30)
         self._routes: dict = {}
         self._place_cache: dict = {}
 
+    def needs_move(self, src: str, dst: str) -> bool:
+        """Whether a result produced on ``src`` must be moved before an op on ``dst`` uses it."""
+        return src != dst or self.devices[src].host() is not None
+
     def route(self, src: str, dst: str) -> list:
-        """Links along the widest-bandwidth shortest path from ``src`` to ``dst``."""
+        """Links along the widest-bandwidth shortest path from ``src`` to ``dst``.
+
+        From a device to itself the route goes through its :meth:`~Device.host` and back.
+        """
         key = (src, dst)
         r = self._routes.get(key)
+        if r is None and src == dst:
+            host = self.devices[src].host()
+            if host is None:
+                return []
+            if host not in self.devices:
+                raise SimulationError(f"device {src!r} names host {host!r}, which is not a "
+                                      "device of this design point")
+            r = self._routes[key] = self.route(src, host) + self.route(host, src)
         if r is None:
             try:
                 nodes = nx.shortest_path(self.graph, src, dst, weight="weight")
