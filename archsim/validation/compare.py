@@ -74,6 +74,8 @@ def _load(traces):
     for t in traces:
         if isinstance(t, Trace):
             out.append(("<trace>", t))
+        elif isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], Trace):
+            out.append(t)  # already (path, trace)
         else:
             out.append((os.fspath(t), load_trace(t)))
     return out

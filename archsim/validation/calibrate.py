@@ -1,0 +1,314 @@
+"""Fit roofline parameters of GPU-like devices to measured traces (``archsim calibrate``).
+
+Model: an op's kernel time is ``max(t_mem / be, t_cmp / ce)`` (:func:`roofline_terms`) and a
+step's wall time is the sum of its ops' kernel times plus ``launch_overhead`` per op.
+
+1. **Efficiencies** (global, then per op kind): least squares on the log of the op kernel time,
+   ``sum (log sim - log measured)^2``, minimised by a coarse-to-fine grid search over
+   ``be, ce`` in ``[1e-4, 1]`` (log-spaced): two parameters per fit, a loss that is flat where
+   a parameter does not bind (a gradient method would wander there), and no scipy needed.
+   A parameter is *identified* only if at least one op is bound by it at the optimum; a
+   per-kind value that is not identified is left to the global one (unless that changes the
+   kind's predictions, in which case the fitted, bound-preserving value is kept).
+2. **Launch overhead** (global): least squares of the step residual ``measured step -
+   sum of simulated kernel times`` against the number of ops per step, clipped at 0. Per-kind
+   launch overheads are not fitted: every step launches the same mix of kernels, so step times
+   cannot tell them apart.
+
+Traces are split into train and test groups (by trace, model or shape) and the errors of the
+calibrated model are reported on both.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import defaultdict
+
+import numpy as np
+import yaml
+
+from ..devices.gpu import Gpu
+from ..engine.system import System
+from ..errors import ArchsimError
+from ..hardware import load_hardware
+from .compare import _load, kind_params, model_name, roofline_terms, validate
+
+GRID_MIN = 1e-4
+
+
+def _loss_grid(tm, tc, logm, w, be, ce):
+    """Weighted squared log error for every (be, ce) pair of the grids (vectorized)."""
+    lt_m = np.log(tm)[None, None, :] - np.log(be)[:, None, None]
+    lt_c = np.log(np.maximum(tc, 1e-30))[None, None, :] - np.log(ce)[None, :, None]
+    pred = np.maximum(lt_m, lt_c)
+    return ((pred - logm[None, None, :]) ** 2 * w).sum(axis=-1)
+
+
+def fit_efficiencies(tm, tc, meas, *, levels: int = 4) -> dict:
+    """Least-squares (log) fit of ``be, ce`` to kernel times ``meas`` (all arrays, seconds).
+
+    Returns ``{"be", "ce", "loss", "be_identified", "ce_identified", "rms_log_error"}``.
+    """
+    tm, tc, meas = (np.asarray(a, float) for a in (tm, tc, meas))
+    # identical ops (decode steps repeat them) collapse into one weighted point
+    keys, inv = np.unique(np.stack([tm, tc]), axis=1, return_inverse=True)
+    inv = inv.ravel()
+    w = np.bincount(inv).astype(float)
+    logm = np.bincount(inv, weights=np.log(meas)) / w
+    utm, utc = keys[0], keys[1]
+    lo_b, hi_b = np.log(GRID_MIN), 0.0
+    lo_c, hi_c = lo_b, 0.0
+    n = 61
+    best = None
+    for _ in range(levels):
+        gb = np.exp(np.linspace(lo_b, hi_b, n))
+        gc = np.exp(np.linspace(lo_c, hi_c, n))
+        L = _loss_grid(utm, utc, logm, w, gb, gc)
+        i, j = np.unravel_index(np.argmin(L), L.shape)
+        # prefer the largest ce (or be) with the same loss: a flat direction stays at the peak
+        ties = np.flatnonzero(L[i] <= L[i, j] * (1 + 1e-12) + 1e-300)
+        j = ties.max()
+        best = (gb[i], gc[j], L[i, j])
+        sb = (hi_b - lo_b) / (n - 1) * 2
+        sc = (hi_c - lo_c) / (n - 1) * 2
+        lo_b, hi_b = max(np.log(gb[i]) - sb, np.log(GRID_MIN)), min(np.log(gb[i]) + sb, 0.0)
+        lo_c, hi_c = max(np.log(gc[j]) - sc, np.log(GRID_MIN)), min(np.log(gc[j]) + sc, 0.0)
+    be, ce, loss = best
+    mem_bound = utm / be >= utc / ce
+    return {"be": float(be), "ce": float(ce), "loss": float(loss),
+            "be_identified": bool(mem_bound.any()), "ce_identified": bool((~mem_bound).any()),
+            "rms_log_error": float(np.sqrt(loss / w.sum()))}
+
+
+def _groups(loaded, split_by):
+    keys = []
+    for path, t in loaded:
+        wl = t.workload if isinstance(t.workload, dict) else {}
+        if split_by == "model":
+            keys.append(model_name(t))
+        elif split_by == "shape":
+            keys.append(f"batch {wl.get('batch_size')}, prompt {wl.get('prompt_tokens')}, "
+                        f"generate {wl.get('generate_tokens')}")
+        else:
+            keys.append(path if path != "<trace>" else f"trace {len(keys)}")
+    return keys
+
+
+def split(loaded, test_fraction=0.25, split_by=None, seed=0):
+    """Indices of train and test traces: whole groups (trace, model or shape) are held out."""
+    if not 0 <= test_fraction < 1:
+        raise ArchsimError(f"--test-fraction {test_fraction}: expected a number in [0, 1)")
+    keys = _groups(loaded, split_by)
+    uniq = sorted(set(keys))
+    if split_by and len(uniq) < 2:
+        raise ArchsimError(f"--split-by {split_by}: all traces have the same {split_by} "
+                           f"({uniq[0]}); a held-out set needs at least two")
+    n_test = int(round(test_fraction * len(uniq)))
+    if test_fraction > 0 and len(uniq) >= 2:
+        n_test = min(max(n_test, 1), len(uniq) - 1)
+    else:
+        n_test = 0
+    rng = np.random.default_rng(seed)
+    test_keys = set(rng.permutation(uniq)[:n_test].tolist()) if n_test else set()
+    train = [i for i, k in enumerate(keys) if k not in test_keys]
+    test = [i for i, k in enumerate(keys) if k in test_keys]
+    return train, test, sorted(test_keys)
+
+
+def _samples(hw, loaded):
+    """Per device: op samples (kind, t_mem, t_cmp, measured s) and step samples."""
+    system = System(hw)
+    ops = defaultdict(list)
+    steps = defaultdict(list)
+    for _, t in loaded:
+        for step in t.steps:
+            per_dev = defaultdict(list)
+            for op in step.ops:
+                dev_name = system.place(op)
+                dev = system.devices[dev_name]
+                if not isinstance(dev, Gpu):
+                    continue
+                tm, tc = roofline_terms(dev, op)
+                per_dev[dev_name].append((op.kind, tm, tc))
+                if op.measured_ns and op.measured_ns > 0:
+                    ops[dev_name].append((op.kind, tm, tc, op.measured_ns * 1e-9))
+            if step.measured_ns and len(per_dev) == 1:  # launch overhead: single-device steps
+                (dev_name, lst), = per_dev.items()
+                steps[dev_name].append((lst, step.measured_ns * 1e-9))
+    return system, ops, steps
+
+
+def fit_device(dev: Gpu, op_samples, step_samples) -> dict:
+    """Calibrated roofline parameters of one device from its op and step samples."""
+    if not op_samples:
+        raise ArchsimError(f"no measured ops on device {dev.name!r} to calibrate from")
+    kinds = np.array([s[0].value for s in op_samples])
+    tm = np.array([s[1] for s in op_samples])
+    tc = np.array([s[2] for s in op_samples])
+    meas = np.array([s[3] for s in op_samples])
+    g = fit_efficiencies(tm, tc, meas)
+    out = {"global": g, "per_kind": {}}
+    for k in sorted(set(kinds.tolist())):
+        sel = kinds == k
+        f = fit_efficiencies(tm[sel], tc[sel], meas[sel])
+        entry = {"count": int(sel.sum()), "fit": f}
+        for p, ident in (("be", "be_identified"), ("ce", "ce_identified")):
+            if f[ident]:
+                entry[p] = f[p]
+            else:  # not bound anywhere: inherit the global value if predictions do not change
+                trial = dict(be=f["be"], ce=f["ce"])
+                trial[p] = g[p]
+                same = np.allclose(np.maximum(tm[sel] / trial["be"], tc[sel] / trial["ce"]),
+                                   np.maximum(tm[sel] / f["be"], tc[sel] / f["ce"]), rtol=1e-9)
+                entry[p] = None if same else f[p]
+        out["per_kind"][k] = entry
+
+    def eff(kind):
+        e = out["per_kind"].get(kind.value)
+        be = e["be"] if e and e["be"] is not None else g["be"]
+        ce = e["ce"] if e and e["ce"] is not None else g["ce"]
+        return be, ce
+
+    resid, counts = [], []
+    for lst, wall in step_samples:
+        kern = sum(max(a / eff(k)[0], b / eff(k)[1]) for k, a, b in lst)
+        resid.append(wall - kern)
+        counts.append(len(lst))
+    if resid:
+        r, c = np.array(resid), np.array(counts, float)
+        out["launch_overhead_s"] = float(max(0.0, (r * c).sum() / (c * c).sum()))
+    else:
+        out["launch_overhead_s"] = None  # no step times: keep the device's value
+    return out
+
+
+def _roofline_yaml(dev: Gpu, fit: dict, source: str) -> dict:
+    old = dev.config.roofline
+    lo = fit["launch_overhead_s"]
+    lo = old.launch_overhead_s if lo is None else lo
+    r = {"bandwidth_efficiency": _sig(fit["global"]["be"]),
+         "compute_efficiency": _sig(fit["global"]["ce"]),
+         "launch_overhead": f"{_sig(lo * 1e9)} ns", "source": source}
+    per = {}
+    for k in sorted(set(fit["per_kind"]) | set(old.per_kind)):
+        e = fit["per_kind"].get(k)
+        d = {}
+        if e is not None:
+            if e["be"] is not None:
+                d["bandwidth_efficiency"] = _sig(e["be"])
+            if e["ce"] is not None:
+                d["compute_efficiency"] = _sig(e["ce"])
+        else:  # kind without measurements: keep what the device had
+            o = old.per_kind[k]
+            if o.bandwidth_efficiency:
+                d["bandwidth_efficiency"] = o.bandwidth_efficiency
+            if o.compute_efficiency:
+                d["compute_efficiency"] = o.compute_efficiency
+            if o.launch_overhead_s is not None:
+                d["launch_overhead"] = f"{_sig(o.launch_overhead_s * 1e9)} ns"
+        if d:
+            per[k] = d
+    if per:
+        r["per_kind"] = per
+    return r
+
+
+def _write(path, raw, header):
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(header + yaml.safe_dump(raw, sort_keys=False, width=100))
+
+
+def _sig(x, digits=5):
+    return float(f"{x:.{digits}g}")
+
+
+def _fmt(v):
+    return "n/a" if v is None else f"{v:.1f}%"
+
+
+def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, seed=0) -> dict:
+    """Fit ``hw_path``'s roofline devices to ``traces``; write ``out_path`` (hardware YAML).
+
+    Returns a report with the fitted parameters, the split, and train/test errors of the
+    original and the calibrated model. The YAML extends each device's original entry (preset)
+    and overrides its ``roofline``; it is loaded back with :func:`load_hardware` before being
+    moved into place atomically.
+    """
+    hw_path = os.fspath(hw_path)
+    out_path = os.fspath(out_path)
+    if not out_path.endswith((".yaml", ".yml")):
+        raise ArchsimError(f"output {out_path!r} must end in .yaml")
+    hw = load_hardware(hw_path)
+    loaded = _load(traces)
+    if not loaded:
+        raise ArchsimError("no traces to calibrate from")
+    train, test, test_groups = split(loaded, test_fraction, split_by, seed)
+    tr = [loaded[i] for i in train]
+    system, ops, steps = _samples(hw, tr)
+    if not ops:
+        raise ArchsimError("the training traces have no measured op times on a roofline (gpu/cpu)"
+                           " device")
+    fits = {name: fit_device(system.devices[name], ops[name], steps.get(name, []))
+            for name in sorted(ops)}
+    with open(hw_path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    base_dir = os.path.dirname(os.path.abspath(hw_path))
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    for name, fit in fits.items():
+        entry = raw["devices"][name]
+        if isinstance(entry, str):
+            entry = {"extends": entry}
+        ext = entry.get("extends")
+        if isinstance(ext, str) and (ext.endswith((".yaml", ".yml")) or "/" in ext):
+            entry["extends"] = os.path.relpath(os.path.join(base_dir, ext), out_dir)
+        entry["roofline"] = _roofline_yaml(system.devices[name], fit, "pending")
+        raw["devices"][name] = entry
+    raw["name"] = f"{hw.name}_calibrated"
+    raw["description"] = f"{hw.description or hw.name}; roofline calibrated (see source)"
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-", suffix=".yaml")
+    os.close(fd)
+    try:
+        _write(tmp, raw, "")
+        new_hw = load_hardware(tmp)  # the file must load as it is (relative extends included)
+        before = {"train": validate(hw, tr),
+                  "test": validate(hw, [loaded[i] for i in test]) if test else None}
+        after = {"train": validate(new_hw, tr),
+                 "test": validate(new_hw, [loaded[i] for i in test]) if test else None}
+        models = sorted({model_name(t) for _, t in tr})
+        held = (f"held-out op MAPE {_fmt(after['test']['op_mape'])}, step MAPE "
+                f"{_fmt(after['test']['step_mape'])} on {len(test)} trace(s) "
+                f"({'; '.join(test_groups)})" if test
+                else "no held-out traces (test error not measured)")
+        source = (f"archsim calibrate on {len(tr)} measured trace(s) of {', '.join(models)} "
+                  f"({sum(len(v) for v in ops.values())} ops); train op MAPE "
+                  f"{_fmt(after['train']['op_mape'])}, step MAPE "
+                  f"{_fmt(after['train']['step_mape'])}; " + held)
+        for name in fits:
+            raw["devices"][name]["roofline"]["source"] = source
+        _write(tmp, raw, f"# Calibrated from {hw_path} by archsim calibrate.\n")
+        load_hardware(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+    def errs(r):
+        return None if r is None else {k: r[k] for k in ("op_mape", "step_mape", "op_count",
+                                                         "step_count")}
+
+    return {"output": out_path, "source": source,
+            "split": {"by": split_by or "trace", "test_fraction": test_fraction,
+                      "train": [loaded[i][0] for i in train], "test": [loaded[i][0] for i in test]},
+            "devices": {n: {"bandwidth_efficiency": f["global"]["be"],
+                            "compute_efficiency": f["global"]["ce"],
+                            "launch_overhead_s": f["launch_overhead_s"],
+                            "per_kind": {k: {"count": e["count"], "bandwidth_efficiency": e["be"],
+                                             "compute_efficiency": e["ce"]}
+                                         for k, e in f["per_kind"].items()}}
+                        for n, f in fits.items()},
+            "before": {k: errs(v) for k, v in before.items()},
+            "after": {k: errs(v) for k, v in after.items()}}
