@@ -155,6 +155,26 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def _add_compare(sub):
+    p = sub.add_parser("compare", help="run workloads on a design point and baselines: "
+                       "latency per token, speed-up, energy efficiency")
+    p.add_argument("hw", help="target hardware config YAML")
+    p.add_argument("workloads", nargs="+", help="workload YAMLs")
+    p.add_argument("--baseline", action="append", default=[], required=True, metavar="HW",
+                   help="baseline hardware config (repeatable)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare
+    c = compare(args.hw, args.baseline, args.workloads, overrides=args.overrides,
+                progress=sys.stderr.isatty())
+    print(json.dumps(c.to_dict(), indent=2) if args.json else c.to_table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="archsim", description="Event-driven, cycle-accurate simulation of LLM "
@@ -162,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"archsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_run, _add_check, _add_list, _add_trace):
+    for add in (_add_run, _add_compare, _add_check, _add_list, _add_trace):
         add(sub)
     for mod in COMMAND_MODULES:
         importlib.import_module(mod).add_commands(sub)

@@ -1,0 +1,88 @@
+"""Compare design points on the same workloads: latency per token, speed-up, energy efficiency.
+
+Each workload's trace is generated once and replayed on every design point. Speed-up of the
+target over a baseline is ``baseline latency / target latency``; energy efficiency is
+``baseline energy per token / target energy per token`` (the ratio of tokens per joule).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .api import check_capacity, split_overrides
+from .engine.simulator import Simulator
+from .hardware import load_hardware
+from .trace.generate import generate_trace
+from .workload import load_workload
+
+
+@dataclass
+class Comparison:
+    """Results of every (workload, design point) pair, in input order."""
+
+    workloads: list    # names
+    hardware: list     # names
+    results: dict      # (workload, hardware) -> RunResult
+
+    def rows(self) -> list:
+        target = self.hardware[0]
+        out = []
+        for w in self.workloads:
+            t = self.results[(w, target)]
+            row = {"workload": w, "model": (t.trace.workload.get("model") or {}).get("name"),
+                   "tokens": t.tokens}
+            for h in self.hardware:
+                r = self.results[(w, h)]
+                row[h] = {"ms_per_token": r.latency_s / r.tokens * 1e3,
+                          "tpot_ms": (r.tpot_s["mean"] or r.latency_s) * 1e3,
+                          "mj_per_token": r.energy_per_token_j * 1e3}
+                if h != target:
+                    row[h]["speedup"] = r.latency_s / t.latency_s
+                    row[h]["energy_efficiency"] = r.energy_per_token_j / t.energy_per_token_j
+            out.append(row)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"target": self.hardware[0], "baselines": self.hardware[1:], "rows": self.rows()}
+
+    def to_table(self) -> str:
+        target, bases = self.hardware[0], self.hardware[1:]
+        head = f"{'workload':<16} {target + ' ms/tok':>20}"
+        for b in bases:
+            head += f" {b + ' ms/tok':>24} {'speed-up':>9} {'energy eff.':>11}"
+        lines = [head]
+        for row in self.rows():
+            line = f"{row['workload']:<16} {row[target]['ms_per_token']:>20.4f}"
+            for b in bases:
+                r = row[b]
+                line += (f" {r['ms_per_token']:>24.4f} {r['speedup']:>8.1f}x "
+                         f"{r['energy_efficiency']:>10.1f}x")
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def compare(target, baselines, workloads, *, overrides=(), progress=False) -> Comparison:
+    """Run every workload on ``target`` and each baseline (paths, dicts or configs).
+
+    ``overrides`` apply to every workload (``batch_size=...``) and, for hardware keys, to every
+    design point.
+    """
+    hw_over, wl_over = split_overrides(overrides)
+    hws = [load_hardware(h, hw_over) for h in [target, *baselines]]
+    names = [h.name for h in hws]
+    if len(set(names)) != len(names):
+        from .errors import ConfigError
+        raise ConfigError("design points to compare must have distinct names: "
+                          + ", ".join(names))
+    wls = [load_workload(w, wl_over) for w in workloads]
+    sims = [Simulator(h) for h in hws]
+    results = {}
+    wnames = []
+    for i, w in enumerate(wls):
+        name = w.name or f"workload{i}"
+        wnames.append(name)
+        for h, sim in zip(hws, sims):
+            check_capacity(h, sim, w)
+        trace = generate_trace(w)
+        for h, sim in zip(hws, sims):
+            results[(name, h.name)] = sim.run(trace, progress=progress)
+    return Comparison(wnames, names, results)
