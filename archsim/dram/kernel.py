@@ -22,7 +22,8 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
 * Writes are drained in bursts between a high and a low watermark (read/write turnaround cost
   comes from the constraint table).
 * Refresh: all-bank (PREA if needed, then REFab every nREFI) or per-bank (PRE if needed, then
-  REFpb to banks in turn, one every nREFIpb); requests to a bank (rank) being refreshed wait.
+  REFpb every nREFIpb to a bank not yet refreshed in the current round, preferring one with no
+  queued request); requests to a bank (rank) being refreshed wait.
 * Closed-row policy: a RD/WR becomes RDA/WRA when no other queued request hits the row.
 * One command per cycle per channel.
 """
@@ -104,6 +105,10 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
     open_start = np.zeros(NR, np.int64)
     ref_due = np.zeros(NR, np.int64)
     ref_ptr = np.zeros(NR, np.int64)
+    ref_tgt = np.zeros(NR, np.int64)
+    ref_done = np.zeros(nbt, np.int64)
+    ref_ndone = np.zeros(NR, np.int64)
+    qcount = np.zeros(nbt, np.int64)
     interval = nrefi
     if refmode == 2:
         interval = refipb
@@ -141,6 +146,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                 if open_row[fb] == row[k]:
                     pend_r[fb] += 1
             enqueue[k] = now
+            qcount[fb] += 1
             nxt += 1
         # ---- read/write mode -------------------------------------------------------------
         if write_mode == 1:
@@ -169,7 +175,18 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                     if open_cnt[r] > 0:
                         cmd = _PREA
                 else:
-                    fb = r * nbpr + ref_ptr[r]
+                    # per-bank: a bank not yet refreshed in this round, preferring one with no
+                    # queued request (JEDEC lets the controller choose the order within a round)
+                    fb = -1
+                    for j in range(nbpr):
+                        b2 = r * nbpr + (ref_ptr[r] + j) % nbpr
+                        if ref_done[b2] == 0:
+                            if fb < 0:
+                                fb = b2
+                            if qcount[b2] == 0:
+                                fb = b2
+                                break
+                    ref_tgt[r] = fb
                     cmd = _REFPB
                     if open_row[fb] >= 0:
                         cmd = _PRE
@@ -222,7 +239,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
             g = bg[k]
             fb = (r * NBG + g) * NBA + bank[k]
             if refmode != 0 and now >= ref_due[r]:
-                if refmode == 1 or fb == r * nbpr + ref_ptr[r]:
+                if refmode == 1 or fb == ref_tgt[r]:
                     continue
             orow = open_row[fb]
             if orow == row[k]:
@@ -316,6 +333,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                     rq[j] = rq[j + 1]
                 rq_n -= 1
             hits_since[fb] += 1
+            qcount[fb] -= 1
             issue[k] = T
             done += 1
             if closed_policy != 0 and pend_r[fb] + pend_w[fb] == 0:
@@ -392,7 +410,13 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
             ref_due[r] += interval
         elif cmd == _REFPB:
             ref_due[r] += interval
-            ref_ptr[r] = (ref_ptr[r] + 1) % nbpr
+            ref_ptr[r] = (fb - r * nbpr + 1) % nbpr
+            ref_done[fb] = 1
+            ref_ndone[r] += 1
+            if ref_ndone[r] == nbpr:
+                ref_ndone[r] = 0
+                for b in range(r * nbpr, (r + 1) * nbpr):
+                    ref_done[b] = 0
         counts[cmd] += 1
         if nlog < logcap:
             log[nlog, 0] = T

@@ -8,9 +8,14 @@ column, ``Ba`` bank (within its group), ``Bg`` bank group, ``Ra`` rank, ``Pc`` p
 
 Useful mappings:
 
-* ``RoCoBaBgRaPcCh`` (default): bank-group and bank interleaving of consecutive accesses within a
-  channel, so streams spread over bank groups and reach peak bandwidth despite tCCD_L > tCCD_S.
-* ``RoBaBgRaCoPcCh``: consecutive accesses stay in one row (row-buffer locality, one bank at a time).
+* ``RoBaCoBgRaPcCh`` (default): consecutive accesses of a channel rotate over the bank groups
+  (hiding tCCD_L > tCCD_S), then walk the columns of one row per bank group, then move to the next
+  bank; row switches are spread out in time so tFAW/tRRD and the next bank's ACT overlap data
+  transfer. Streams reach 97-99 % of peak with per-bank refresh (see docs/dram.md).
+* ``RoCoBaBgRaPcCh``: all banks interleaved below the column bits; every bank switches row at
+  about the same time, which tFAW throttles (85-94 % of peak on streams).
+* ``RoBaBgRaCoPcCh``: consecutive accesses stay in one row (row-buffer locality, one bank at a
+  time; limited by tCCD_L).
 
 Decoding is vectorised with numpy (shifts and masks), done once before the simulation loop.
 """

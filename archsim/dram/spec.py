@@ -193,7 +193,7 @@ class ControllerConfig:
     queue_size: int = param(default=32, min=1, max=4096, doc="entries per read and write queue")
     row_policy: Literal["open", "closed"] = param(default="open")
     refresh: Literal["per_bank", "all_bank", "none"] = param(default="all_bank")
-    mapping: str = param(default="RoCoBaBgRaPcCh", doc="address bits, most significant first")
+    mapping: str = param(default="RoBaCoBgRaPcCh", doc="address bits, most significant first")
     write_high_watermark: float = param(default=0.8, min=0, max=1)
     write_low_watermark: float = param(default=0.2, min=0, max=1)
     row_hit_cap: int = param(default=16, min=1, doc="row hits served before a conflicting "

@@ -1,0 +1,221 @@
+"""Independent timing checker: replay an issued-command log and verify every rule of the standard.
+
+Deliberately simple, separate from the controller kernel (dicts keyed by node tuples, no tables
+shared with the kernel beyond the spec's evaluated :class:`~archsim.dram.standards.Constraint`
+list). It checks, per channel:
+
+* every timing constraint ``{level, preceding, following, latency}``: the last ``preceding``
+  command issued to any node at ``level`` that the new command touches is at least ``latency``
+  cycles earlier; a command scoped to a rank (PREA, REFab, ACTAB, MACAB) touches every bank of it;
+* rolling windows (tFAW): at most ``window`` ``preceding`` commands in any ``latency`` cycles;
+* bank-state legality: ACT only to a closed bank, RD/WR only to an open bank and the open row,
+  PRE only to an open bank, REFab/ACTAB only with all banks of the rank closed, REFpb only to a
+  closed bank, MACAB only with all banks open;
+* the data bus: bursts never overlap, and a change of direction leaves ``nTA`` idle cycles;
+* one command per cycle, cycles non-decreasing;
+* refresh: no bank goes more than ``9 x nREFI`` without a refresh (JEDEC allows postponing 8).
+
+Used by the tests on random, streaming and adversarial traffic and on PIM command streams.
+"""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from .standards import COMMAND_SCOPE, COMMANDS, DATA_BUS
+
+_SCOPE_DEPTH = {"channel": 0, "rank": 1, "bank_group": 2, "bank": 3}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where in the log, and which rule."""
+
+    index: int
+    cycle: int
+    channel: int
+    command: str
+    message: str
+
+    def __str__(self) -> str:
+        return (f"log[{self.index}] cycle {self.cycle} channel {self.channel} {self.command}: "
+                f"{self.message}")
+
+
+class _ChannelChecker:
+    def __init__(self, spec, channel, constraints):
+        self.spec = spec
+        self.channel = channel
+        org = spec.org
+        self.nbg, self.nba = org.bank_groups, org.banks_per_group
+        self.t = spec.timings
+        self.by_following = defaultdict(list)
+        for c in constraints:
+            for f in c.following:
+                self.by_following[f].append(c)
+        self.last = {}                   # (command, node) -> last cycle
+        self.window_hist = defaultdict(deque)  # (constraint id, node) -> cycles
+        self.open = {}                   # (rank, bg, bank) -> row
+        self.last_cycle = -1
+        self.bus_end = -10 ** 18
+        self.bus_dir = None
+        self.last_ref = {}               # (rank, bg, bank) -> cycle of last refresh
+        self.violations = []
+
+    # nodes at `level` touched by a command of scope `scope` at address (r, g, b)
+    def nodes(self, level, scope, r, g, b):
+        if level == "channel":
+            return [("c",)]
+        depth = _SCOPE_DEPTH[scope]
+        if level == "rank":
+            return [("r", r)] if depth >= 1 else [("r", rr) for rr in range(self.spec.org.ranks)]
+        ranks = [r] if depth >= 1 else range(self.spec.org.ranks)
+        if level == "bank_group":
+            if depth >= 2:
+                return [("g", r, g)]
+            return [("g", rr, gg) for rr in ranks for gg in range(self.nbg)]
+        if depth >= 3:
+            return [("b", r, g, b)]
+        groups = [g] if depth >= 2 else range(self.nbg)
+        return [("b", rr, gg, bb) for rr in ranks for gg in groups for bb in range(self.nba)]
+
+    def banks(self, scope, r, g, b):
+        return [n[1:] for n in self.nodes("bank", scope, r, g, b)]
+
+    def fail(self, i, cyc, cmd, msg):
+        self.violations.append(Violation(i, cyc, self.channel, cmd, msg))
+
+    def step(self, i, cyc, cmd, r, g, b, row):
+        scope = COMMAND_SCOPE[cmd]
+        if cyc <= self.last_cycle:
+            self.fail(i, cyc, cmd, f"issued at or before the previous command (cycle "
+                      f"{self.last_cycle}): one command per cycle")
+        self.last_cycle = cyc
+        # timing constraints
+        for c in self.by_following.get(cmd, ()):
+            for node in self.nodes(c.level, scope, r, g, b):
+                if c.window:
+                    hist = self.window_hist[(id(c), node)]
+                    if len(hist) >= c.window and cyc - hist[-c.window] < c.latency:
+                        self.fail(i, cyc, cmd, f"more than {c.window} x {'/'.join(c.preceding)} "
+                                  f"in {c.latency} cycles at {c.level} {node[1:]}")
+                    continue
+                for p in c.preceding:
+                    tp = self.last.get((p, node))
+                    if tp is not None and cyc - tp < c.latency:
+                        self.fail(i, cyc, cmd, f"{p}@{tp} -> {cmd} at {c.level} {node[1:]}: "
+                                  f"{cyc - tp} < {c.latency} cycles")
+        # bank state
+        self.state(i, cyc, cmd, scope, r, g, b, row)
+        # data bus
+        if cmd in DATA_BUS:
+            lat_name, direction = DATA_BUS[cmd]
+            start = cyc + self.t[lat_name]
+            gap = self.t["nTA"] if (self.bus_dir is not None and direction != self.bus_dir) else 0
+            if start < self.bus_end + gap:
+                self.fail(i, cyc, cmd, f"data burst at {start} overlaps the bus (free at "
+                          f"{self.bus_end}, +{gap} turnaround)")
+            self.bus_end = max(self.bus_end, start + self.t["nBL"])
+            self.bus_dir = direction
+        # record this command at every node it touches (all levels)
+        for level in ("channel", "rank", "bank_group", "bank"):
+            for node in self.nodes(level, scope, r, g, b):
+                self.last[(cmd, node)] = cyc
+        for c in self._window_constraints_with_pre(cmd):
+            for node in self.nodes(c.level, scope, r, g, b):
+                self.window_hist[(id(c), node)].append(cyc)
+
+    def _window_constraints_with_pre(self, cmd):
+        cache = getattr(self, "_wcache", None)
+        if cache is None:
+            cache = self._wcache = defaultdict(list)
+            seen = set()
+            for cs in self.by_following.values():
+                for c in cs:
+                    if c.window and id(c) not in seen:
+                        seen.add(id(c))
+                        for p in c.preceding:
+                            cache[p].append(c)
+        return cache.get(cmd, ())
+
+    def state(self, i, cyc, cmd, scope, r, g, b, row):
+        op = self.open
+        if cmd == "ACT":
+            if (r, g, b) in op:
+                self.fail(i, cyc, cmd, f"ACT to bank {(r, g, b)} with row {op[(r, g, b)]} open")
+            op[(r, g, b)] = row
+        elif cmd == "PRE":
+            if (r, g, b) not in op:
+                self.fail(i, cyc, cmd, f"PRE to closed bank {(r, g, b)}")
+            op.pop((r, g, b), None)
+        elif cmd in ("RD", "WR", "RDA", "WRA"):
+            if (r, g, b) not in op:
+                self.fail(i, cyc, cmd, f"{cmd} to closed bank {(r, g, b)}")
+            elif row >= 0 and op[(r, g, b)] != row:
+                self.fail(i, cyc, cmd, f"{cmd} to row {row} of bank {(r, g, b)} but row "
+                          f"{op[(r, g, b)]} is open")
+            if cmd in ("RDA", "WRA"):
+                op.pop((r, g, b), None)
+        elif cmd == "PREA":
+            for bk in self.banks(scope, r, g, b):
+                op.pop(bk, None)
+        elif cmd in ("REFab", "ACTAB"):
+            still = [bk for bk in self.banks(scope, r, g, b) if bk in op]
+            if still:
+                self.fail(i, cyc, cmd, f"{cmd} with bank(s) {still[:3]} open")
+            if cmd == "ACTAB":
+                for bk in self.banks(scope, r, g, b):
+                    op[bk] = row
+            else:
+                for bk in self.banks(scope, r, g, b):
+                    self.refreshed(i, cyc, cmd, bk)
+        elif cmd == "REFpb":
+            if (r, g, b) in op:
+                self.fail(i, cyc, cmd, f"REFpb to open bank {(r, g, b)}")
+            self.refreshed(i, cyc, cmd, (r, g, b))
+        elif cmd == "MACAB":
+            closed = [bk for bk in self.banks(scope, r, g, b) if bk not in op]
+            if closed:
+                self.fail(i, cyc, cmd, f"MACAB with closed bank(s) {closed[:3]}")
+
+    def refreshed(self, i, cyc, cmd, bank):
+        limit = 9 * self.t["nREFI"]
+        prev = self.last_ref.get(bank, 0)
+        if cyc - prev > limit:
+            self.fail(i, cyc, cmd, f"bank {bank} went {cyc - prev} cycles without refresh "
+                      f"(> 9 x nREFI = {limit})")
+        self.last_ref[bank] = cyc
+
+
+def check_log(spec, log, constraints=None, *, max_violations: int = 100) -> list:
+    """Replay ``log`` (a :class:`~archsim.dram.controller.CommandLog`) against ``spec``.
+
+    Parameters
+    ----------
+    spec : DramSpec or PimSpec
+        Provides the organisation, integer timings and the constraint list.
+    constraints : sequence of Constraint, optional
+        Defaults to ``spec.constraints``.
+
+    Returns
+    -------
+    list of Violation
+        Empty when the log is legal (at most ``max_violations`` are collected).
+    """
+    cons = spec.constraints if constraints is None else constraints
+    checkers = {}
+    out = []
+    cyc, cmdv, chv = log.cycle.tolist(), log.command.tolist(), log.channel.tolist()
+    rv, gv, bv, rowv = log.rank.tolist(), log.bank_group.tolist(), log.bank.tolist(), \
+        log.row.tolist()
+    for i in range(len(cyc)):
+        ch = chv[i]
+        ck = checkers.get(ch)
+        if ck is None:
+            ck = checkers[ch] = _ChannelChecker(spec, ch, cons)
+        ck.step(i, cyc[i], COMMANDS[cmdv[i]], rv[i], gv[i], bv[i], rowv[i])
+        if len(ck.violations) >= max_violations:
+            break
+    for ck in checkers.values():
+        out.extend(ck.violations)
+    return out[:max_violations]
