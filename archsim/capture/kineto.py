@@ -89,8 +89,12 @@ def _num(fail, e, i, key):
     return float(v)
 
 
-def _op_name(name, aliases, counters):
-    """The archsim op name of annotation ``name`` or None if it is not an op region."""
+def _op_name(name, aliases):
+    """The archsim op name of annotation ``name`` or None if it is not an op region.
+
+    An alias template with ``{layer}`` but no ``layer`` group keeps ``{layer}``: it is filled
+    per step, by order of occurrence, when regions are grouped into steps.
+    """
     if name.startswith(ANNOTATION_PREFIX):
         return name[len(ANNOTATION_PREFIX):]
     for rx, template in aliases:
@@ -98,8 +102,7 @@ def _op_name(name, aliases, counters):
         if m:
             fields = m.groupdict()
             if "{layer}" in template and "layer" not in fields:
-                fields["layer"] = counters[template]
-                counters[template] += 1
+                fields["layer"] = "{layer}"
             return template.format(**fields)
     return None
 
@@ -118,7 +121,6 @@ def measure(doc, *, file=None, aliases=()) -> dict:
              "event list")
     ops, steps, kernels, gpu_ops = [], [], [], []
     launch_by_corr, cpu_by_ext = {}, {}
-    counters = defaultdict(int)
     for i, e in enumerate(events):
         if not isinstance(e, dict):
             fail(f"traceEvents[{i}]", "expected an event object")
@@ -143,7 +145,7 @@ def measure(doc, *, file=None, aliases=()) -> dict:
                 steps.append((e.get("pid"), e.get("tid"), _num(fail, e, i, "ts"),
                               _num(fail, e, i, "dur"), int(idx)))
                 continue
-            op = _op_name(name, aliases, counters) if cat != GPU_ANNOTATION_CAT else (
+            op = _op_name(name, aliases) if cat != GPU_ANNOTATION_CAT else (
                 name[len(ANNOTATION_PREFIX):] if name.startswith(ANNOTATION_PREFIX) else None)
             if op is None:
                 continue
@@ -188,15 +190,26 @@ def measure(doc, *, file=None, aliases=()) -> dict:
             if r["op"] == "embed" or not step_list:
                 step_list.append({})
             _add(step_list[-1], r, mode)
+    for st in step_list:
+        st.pop(_COUNTERS, None)
     stats["steps"] = step_list
     stats["op_regions"] = len(ops)
     return stats
 
 
+_COUNTERS = "\0counters"
+
+
 def _add(step, r, mode):
     ns = (r["kernel_us"] if mode == "cuda" else r["dur"]) * 1000.0
-    prev = step.get(r["op"])
-    step[r["op"]] = (prev[0] + ns, prev[1] + r["kernels"]) if prev else (ns, r["kernels"])
+    name = r["op"]
+    if "{layer}" in name:  # unindexed alias: the n-th occurrence in the step is layer n
+        counters = step.setdefault(_COUNTERS, defaultdict(int))
+        layer = counters[name]
+        counters[name] += 1
+        name = name.replace("{layer}", str(layer))
+    prev = step.get(name)
+    step[name] = (prev[0] + ns, prev[1] + r["kernels"]) if prev else (ns, r["kernels"])
 
 
 def _containing(index, key, t):
