@@ -1,0 +1,197 @@
+"""``archsim dram`` and ``archsim pim-gemv`` subcommands.
+
+The main CLI calls :func:`add_commands` with its argparse subparsers object; each subcommand sets
+``func`` to a callable ``(args) -> int`` exit code. Bad input raises
+:class:`~archsim.errors.ConfigError` (the main CLI prints it on one line and exits 2).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def stream_requests(spec, n: int, read_ratio: float = 1.0, seed: int = 0):
+    """Sequential addresses (one access each); a ``1 - read_ratio`` random share are writes."""
+    rng = np.random.default_rng(seed)
+    addr = np.arange(n, dtype=np.int64) * spec.org.access_bytes
+    wr = rng.random(n) >= read_ratio if read_ratio < 1 else np.zeros(n, bool)
+    return addr, wr, None
+
+
+def random_requests(spec, n: int, read_ratio: float = 1.0, seed: int = 0):
+    """Uniformly random access-aligned addresses over the whole capacity."""
+    rng = np.random.default_rng(seed)
+    o = spec.org
+    cap = spec.n_channels * o.ranks * spec.banks_per_rank * o.rows * int(o.row_size_bytes)
+    addr = rng.integers(0, cap // o.access_bytes, n, dtype=np.int64) * o.access_bytes
+    wr = rng.random(n) >= read_ratio
+    return addr, wr, None
+
+
+def read_trace(path: str):
+    """Read a trace: each line ``[<arrival cycle>] <address in hex> <R|W>``; ``#`` comments.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and line of the first bad line.
+    """
+    addrs, wrs, arrs = [], [], []
+    with_arrival = None
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read trace: {exc.strerror or exc}", file=path) from None
+    with fh:
+        for ln, line in enumerate(fh, 1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            parts = text.split()
+            if len(parts) not in (2, 3):
+                raise ConfigError(f"expected '[cycle] <hex address> <R|W>', got {text!r}",
+                                  file=path, line=ln)
+            has = len(parts) == 3
+            if with_arrival is None:
+                with_arrival = has
+            elif has != with_arrival:
+                raise ConfigError("every line must have an arrival cycle, or none",
+                                  file=path, line=ln)
+            try:
+                a = int(parts[-2], 16)
+            except ValueError:
+                raise ConfigError(f"bad hex address {parts[-2]!r}", file=path, line=ln) from None
+            if a < 0:
+                raise ConfigError(f"negative address {parts[-2]!r}", file=path, line=ln)
+            op = parts[-1].upper()
+            if op not in ("R", "W"):
+                raise ConfigError(f"bad operation {parts[-1]!r}: expected R or W", file=path,
+                                  line=ln)
+            if has:
+                try:
+                    c = int(parts[0])
+                except ValueError:
+                    raise ConfigError(f"bad arrival cycle {parts[0]!r}", file=path,
+                                      line=ln) from None
+                if c < 0 or (arrs and c < arrs[-1]):
+                    raise ConfigError(f"arrival cycle {c} is negative or earlier than the "
+                                      "previous line's", file=path, line=ln)
+                arrs.append(c)
+            addrs.append(a)
+            wrs.append(op == "W")
+    if not addrs:
+        raise ConfigError("trace has no requests", file=path)
+    return (np.array(addrs, np.int64), np.array(wrs, bool),
+            np.array(arrs, np.int64) if with_arrival else None)
+
+
+def _dram(args) -> int:
+    from .controller import simulate
+    from .spec import load_spec
+    ctrl = {}
+    if args.mapping:
+        ctrl["mapping"] = args.mapping
+    if args.row_policy:
+        ctrl["row_policy"] = args.row_policy
+    if args.refresh:
+        ctrl["refresh"] = args.refresh
+    spec = load_spec(args.spec, **ctrl)
+    if args.trace:
+        addr, wr, arr = read_trace(args.trace)
+    else:
+        if args.requests is None or args.requests < 1:
+            raise ConfigError("--requests N (N >= 1) is needed without --trace")
+        if not 0.0 <= args.read_ratio <= 1.0:
+            raise ConfigError(f"--read-ratio must be within 0..1, got {args.read_ratio}")
+        gen = stream_requests if args.pattern == "stream" else random_requests
+        addr, wr, arr = gen(spec, args.requests, args.read_ratio, args.seed)
+    t0 = time.perf_counter()
+    res = simulate(spec, addr, wr, arr)
+    wall = time.perf_counter() - t0
+    out = {
+        "spec": spec.name,
+        "requests": int(len(addr)),
+        "cycles": int(res.cycles),
+        "time_ns": res.time_s * 1e9,
+        "bandwidth_gbps": res.bandwidth_bytes_per_s / 1e9,
+        "peak_bandwidth_gbps": spec.peak_bandwidth_bytes_per_s / 1e9,
+        "avg_latency_ns": res.avg_read_latency_ns,
+        "p99_latency_ns": res.p99_read_latency_ns,
+        "commands": res.commands,
+        "energy_pj": res.energy.total_pj,
+        "requests_per_s": len(addr) / wall if wall > 0 else float("inf"),
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"DRAM {spec.name}: {out['requests']} requests, mapping {spec.controller.mapping}, "
+          f"{spec.controller.row_policy}-row, {spec.controller.refresh} refresh")
+    rows = [("cycles", f"{out['cycles']}"), ("time", f"{out['time_ns']:.1f} ns"),
+            ("bandwidth", f"{out['bandwidth_gbps']:.2f} GB/s of {out['peak_bandwidth_gbps']:.2f}"
+             f" GB/s peak ({100 * out['bandwidth_gbps'] / out['peak_bandwidth_gbps']:.1f} %)"),
+            ("read latency", f"avg {out['avg_latency_ns']:.1f} ns, p99 "
+             f"{out['p99_latency_ns']:.1f} ns (queue entry to first data)"),
+            ("energy", f"{out['energy_pj'] / 1e6:.3f} uJ"),
+            ("commands", ", ".join(f"{k} {v}" for k, v in out["commands"].items())),
+            ("simulator speed", f"{out['requests_per_s']:.3g} requests/s")]
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k:<{w}}  {v}")
+    return 0
+
+
+def _pim_gemv(args) -> int:
+    from .pim import load_pim, simulate_gemv
+    pim = load_pim(args.pim)
+    if args.rows < 1 or args.cols < 1:
+        raise ConfigError(f"--rows and --cols must be >= 1, got {args.rows} x {args.cols}")
+    r = simulate_gemv(pim, args.rows, args.cols, args.dtype, channels=args.channels)
+    out = {"pim": pim.name, "rows": r.rows, "cols": r.cols, "dtype": r.dtype,
+           "channels": r.channels, "cycles": r.cycles, "time_ns": r.time_ns,
+           "energy_pj": r.energy_pj, "commands": r.commands, "utilization": r.utilization,
+           "peak_tflops": pim.peak_flops / 1e12 * r.channels / pim.n_channels}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"PIM {pim.name}: GEMV {r.rows} x {r.cols} {r.dtype} on {r.channels} channel(s)")
+    rows = [("cycles", str(r.cycles)), ("time", f"{r.time_ns:.1f} ns"),
+            ("energy", f"{r.energy_pj / 1e6:.3f} uJ"),
+            ("utilization", f"{100 * r.utilization:.1f} % of {out['peak_tflops']:.3f} TFLOPS"),
+            ("commands", ", ".join(f"{k} {v}" for k, v in r.commands.items()))]
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k:<{w}}  {v}")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Add the ``dram`` and ``pim-gemv`` subcommands to an argparse subparsers object."""
+    p = subparsers.add_parser("dram", help="simulate a memory request stream on a DRAM spec",
+                              description="Cycle-accurate DRAM simulation (FR-FCFS controller).")
+    p.add_argument("spec", help="DRAM preset name (hbm2, hbm3, gddr6, lpddr5...) or YAML file")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--pattern", choices=["stream", "random"], default="stream")
+    src.add_argument("--trace", help="file of lines '[cycle] <hex address> <R|W>'")
+    p.add_argument("--requests", type=int, help="number of generated requests")
+    p.add_argument("--read-ratio", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mapping", help="address mapping, e.g. RoBaCoBgRaPcCh")
+    p.add_argument("--row-policy", choices=["open", "closed"])
+    p.add_argument("--refresh", choices=["per_bank", "all_bank", "none"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_dram)
+
+    q = subparsers.add_parser("pim-gemv", help="simulate a GEMV on a PIM DRAM config",
+                              description="Cycle-accurate GEMV on in-bank MAC units.")
+    q.add_argument("pim", help="PIM preset name (gddr6-aim, hbm3-attacc...) or YAML file")
+    q.add_argument("--rows", type=int, required=True)
+    q.add_argument("--cols", type=int, required=True)
+    q.add_argument("--dtype", default=None, help="bf16, fp16, int8, fp8, fp32 (default: the "
+                   "MAC units' type)")
+    q.add_argument("--channels", type=int, default=None)
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=_pim_gemv)
