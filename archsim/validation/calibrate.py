@@ -254,6 +254,11 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
         raw = yaml.safe_load(fh)
     base_dir = os.path.dirname(os.path.abspath(hw_path))
     out_dir = os.path.dirname(os.path.abspath(out_path))
+    if not isinstance(raw, dict) or not isinstance(raw.get("devices"), dict) or \
+            not set(fits) <= set(raw["devices"]):
+        raise ArchsimError("calibrate rewrites the devices of the hardware file itself; this file "
+                           "does not list them under 'devices' (does it 'extends' another?)",
+                           file=hw_path, key="devices")
     for name, fit in fits.items():
         entry = raw["devices"][name]
         if isinstance(entry, str):
