@@ -16,7 +16,7 @@ from . import __version__
 from .errors import EXIT_USAGE, ArchsimError
 
 #: modules that add their own subcommands with ``add_commands(subparsers)``
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("archsim.capture.cli", "archsim.validation.cli")
 
 
 def _add_run(sub):
@@ -36,7 +36,8 @@ def _add_run(sub):
 
 def cmd_run(args) -> int:
     from .api import run
-    from .engine.timeline import write_atomic, write_chrome_trace
+    from .engine.timeline import write_chrome_trace
+    from .fsutil import write_atomic
     result = run(args.hw, args.workload, overrides=args.overrides,
                  timeline=bool(args.timeline), progress=sys.stderr.isatty())
     text = {"table": result.to_table, "json": result.to_json, "csv": result.to_csv}[args.format]()

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, replace
 
 from ..errors import ArchsimError
+from ..fsutil import write_atomic
 from ..reference import require_torch
 from ..reference.decode import StepTimer, generate, model_for, prompt_ids
 from ..trace.io import save_trace
@@ -32,23 +33,6 @@ class CaptureResult:
     kineto_path: str
     trace_path: str
     wall_s: float
-
-
-def _write_atomic(path, data: bytes) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _nvml(device_index: int):
@@ -175,6 +159,6 @@ def capture(workload, device: str = "cpu", out_dir=None, *, warmup: int = 1, ove
     out_dir = os.fspath(out_dir)
     kpath = os.path.join(out_dir, "kineto.json.gz" if gzip_kineto else "kineto.json")
     tpath = os.path.join(out_dir, "trace.json.gz")
-    _write_atomic(kpath, gzip.compress(raw, mtime=0) if gzip_kineto else raw)
+    write_atomic(kpath, gzip.compress(raw, mtime=0) if gzip_kineto else raw)
     save_trace(trace, tpath)
     return CaptureResult(trace, kpath, tpath, time.perf_counter() - t_start)

@@ -7,8 +7,8 @@ kind, layer, FLOPs, bytes and action counts in ``args``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+
+from ..fsutil import write_atomic
 
 PS_PER_US = 1e6
 
@@ -49,22 +49,6 @@ def chrome_trace(result) -> dict:
                            "args": {"bytes": tr.nbytes}})
     return {"traceEvents": events, "displayTimeUnit": "ns",
             "otherData": {"generator": "archsim", "hardware": result.hw.name}}
-
-
-def write_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename (never half-written)."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_chrome_trace(result, path) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import tempfile
 
 from ..errors import TraceError
+from ..fsutil import write_atomic
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, Op, OpKind, Phase, Step, Trace
 
 _OP_INT = ("flops", "bytes_read", "bytes_written", "weight_bytes", "kv_bytes")
@@ -58,17 +58,7 @@ def save_trace(trace: Trace, path) -> None:
     data = json.dumps(trace_to_dict(trace), separators=(",", ":")).encode()
     if path.endswith(".gz"):
         data = gzip.compress(data, compresslevel=6, mtime=0)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".trace")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, data)
 
 
 class _V:

@@ -21,7 +21,6 @@ calibrated model are reported on both.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 
 import numpy as np
@@ -29,6 +28,7 @@ import yaml
 
 from ..devices.gpu import Gpu
 from ..engine.system import System
+from ..fsutil import atomic_path
 from ..errors import ArchsimError
 from ..hardware import load_hardware
 from .compare import _load, kind_params, model_name, roofline_terms, validate
@@ -270,10 +270,7 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
         raw["devices"][name] = entry
     raw["name"] = f"{hw.name}_calibrated"
     raw["description"] = f"{hw.description or hw.name}; roofline calibrated (see source)"
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-", suffix=".yaml")
-    os.close(fd)
-    try:
+    with atomic_path(out_path, ".yaml") as tmp:
         _write(tmp, raw, "")
         new_hw = load_hardware(tmp)  # the file must load as it is (relative extends included)
         before = {"train": validate(hw, tr),
@@ -293,13 +290,6 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
             raw["devices"][name]["roofline"]["source"] = source
         _write(tmp, raw, f"# Calibrated from {hw_path} by archsim calibrate.\n")
         load_hardware(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
     def errs(r):
         return None if r is None else {k: r[k] for k in ("op_mape", "step_mape", "op_count",

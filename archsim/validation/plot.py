@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ..errors import ArchsimError
+from ..fsutil import atomic_path
 
 
 def scatter_plot(rep: dict, path) -> None:
@@ -46,14 +46,8 @@ def scatter_plot(rep: dict, path) -> None:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=6, markerscale=2)
     fig.tight_layout()
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=ext)
-    os.close(fd)
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, ext) as tmp:
+            fig.savefig(tmp)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
