@@ -260,7 +260,13 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                     continue
                 cmd = _PRE
                 cls = 2
+            # prune: the channel-level bound already loses to the best so far (ties go to the
+            # older request, which was seen first)
             t = nx_ch[cmd]
+            if t < now:
+                t = now
+            if t > best_t or (t == best_t and cls >= best_cls):
+                continue
             v = nx_rk[r * _NC + cmd]
             if v > t:
                 t = v
@@ -295,6 +301,8 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                 best_g = g
                 best_pos = i
                 best_k = k
+                if t == now and cls == 1:
+                    break  # the oldest ready row hit: nothing later can beat it
         # ---- next event before the best command? -------------------------------------------
         ev = _INF
         if nxt < N:
