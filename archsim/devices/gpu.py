@@ -104,14 +104,16 @@ class Gpu(Device):
         self._tensor = {k: parse_quantity(v, "compute") for k, v in config.tensor_peak.items()}
         self._vector = {k: parse_quantity(v, "compute") for k, v in config.vector_peak.items()}
 
-    def _peak(self, table: dict, dtype: str, what: str) -> float:
+    def _peak(self, table: dict, dtype: str, what: str, op: Op) -> float:
         rate = table.get(dtype)
         if rate is None:
             raise ConfigError(f"{self.config.name} has no {what} rate for dtype {dtype!r} "
-                              f"(has {', '.join(table)})", key=f"devices.{self.name}")
+                              f"(op {op.name}; has {', '.join(table)})",
+                              key=f"devices.{self.name}")
         return rate
 
-    def _params(self, kind: OpKind):
+    def kind_params(self, kind: OpKind) -> tuple:
+        """``(bandwidth_efficiency, compute_efficiency, launch_overhead_s)`` for op ``kind``."""
         r = self.config.roofline
         k = r.per_kind.get(kind.value)
         be = k.bandwidth_efficiency if k and k.bandwidth_efficiency else r.bandwidth_efficiency
@@ -119,18 +121,29 @@ class Gpu(Device):
         lo = k.launch_overhead_s if k and k.launch_overhead_s is not None else r.launch_overhead_s
         return be, ce, lo
 
-    def op_cost(self, op: Op) -> OpCost:
+    def roofline_terms(self, op: Op) -> tuple:
+        """``(t_mem, t_cmp)`` in seconds at 100% efficiency: bytes / peak bandwidth and
+        FLOPs / peak rate (tensor rate for matmuls and attention, vector rate otherwise)."""
         tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
         peak = self._peak(self._tensor if tensor else self._vector, op.dtype,
-                          "tensor" if tensor else "vector")
-        be, ce, launch = self._params(op.kind)
+                          "tensor" if tensor else "vector", op)
         moved = op.bytes_read + op.bytes_written
-        t_mem = moved / (self.config.memory_bandwidth_bytes_per_s * be)
-        t_cmp = op.flops / (peak * ce)
-        flop_action = "tensor_flop" if tensor else "vector_flop"
-        return OpCost(seconds_to_ps(launch + max(t_mem, t_cmp)),
-                      {flop_action: op.flops, "dram_byte": moved},
-                      {"bound": "memory" if t_mem >= t_cmp else "compute"})
+        return moved / self.config.memory_bandwidth_bytes_per_s, op.flops / peak
+
+    def kernel_time_s(self, op: Op) -> float:
+        """Roofline kernel time ``max(t_mem / be, t_cmp / ce)``, without launch overhead."""
+        t_mem, t_cmp = self.roofline_terms(op)
+        be, ce, _ = self.kind_params(op.kind)
+        return max(t_mem / be, t_cmp / ce)
+
+    def op_cost(self, op: Op) -> OpCost:
+        t_mem, t_cmp = self.roofline_terms(op)
+        be, ce, launch = self.kind_params(op.kind)
+        tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
+        return OpCost(seconds_to_ps(launch + max(t_mem / be, t_cmp / ce)),
+                      {"tensor_flop" if tensor else "vector_flop": op.flops,
+                       "dram_byte": op.bytes_read + op.bytes_written},
+                      {"bound": "memory" if t_mem / be >= t_cmp / ce else "compute"})
 
     def energy_table(self) -> dict:
         e = self.config.energy

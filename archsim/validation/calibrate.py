@@ -31,7 +31,7 @@ from ..engine.system import System
 from ..fsutil import atomic_path
 from ..errors import ArchsimError
 from ..hardware import load_hardware
-from .compare import _load, kind_params, model_name, roofline_terms, validate
+from .compare import _load, model_name, roofline_terms, validate
 
 GRID_MIN = 1e-4
 

@@ -8,45 +8,24 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-import numpy as np
-
 from ..devices.gpu import Gpu
 from ..engine.simulator import Simulator
 from ..errors import ArchsimError
 from ..hardware import HardwareConfig, load_hardware
 from ..trace.io import load_trace
-from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, Trace
-from ..units import parse_quantity
+from ..trace.schema import Op, Trace
 from .metrics import error_stats
 
 
 def roofline_terms(dev: Gpu, op: Op) -> tuple:
-    """``(t_mem, t_cmp)`` in seconds at 100% efficiency, as :meth:`Gpu.op_cost` prices ``op``.
-
-    The roofline kernel time is ``max(t_mem / bandwidth_efficiency, t_cmp /
-    compute_efficiency)``; the op cost adds ``launch_overhead``. A test checks this
-    decomposition against :meth:`Gpu.op_cost`.
-    """
-    cfg = dev.config
-    tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
-    table = cfg.tensor_peak if tensor else cfg.vector_peak
-    rate = table.get(op.dtype)
-    if rate is None:
-        raise ArchsimError(f"{cfg.name} has no {'tensor' if tensor else 'vector'} rate for dtype "
-                           f"{op.dtype!r} (op {op.name})", key=f"devices.{dev.name}")
-    peak = parse_quantity(rate, "compute")
-    return ((op.bytes_read + op.bytes_written) / cfg.memory_bandwidth_bytes_per_s,
-            op.flops / peak)
+    """``(t_mem, t_cmp)`` at 100% efficiency, as :meth:`Gpu.roofline_terms`."""
+    return dev.roofline_terms(op)
 
 
 def kind_params(dev: Gpu, kind) -> tuple:
-    """``(bandwidth_efficiency, compute_efficiency, launch_overhead_s)`` for op kind ``kind``."""
-    r = dev.config.roofline
-    k = r.per_kind.get(kind.value)
-    be = k.bandwidth_efficiency if k and k.bandwidth_efficiency else r.bandwidth_efficiency
-    ce = k.compute_efficiency if k and k.compute_efficiency else r.compute_efficiency
-    lo = k.launch_overhead_s if k and k.launch_overhead_s is not None else r.launch_overhead_s
-    return be, ce, lo
+    """``(bandwidth_efficiency, compute_efficiency, launch_overhead_s)``, as
+    :meth:`Gpu.kind_params`."""
+    return dev.kind_params(kind)
 
 
 def kernel_time_s(dev, op: Op) -> float:
@@ -56,9 +35,7 @@ def kernel_time_s(dev, op: Op) -> float:
     compared as it is.
     """
     if isinstance(dev, Gpu):
-        tm, tc = roofline_terms(dev, op)
-        be, ce, _ = kind_params(dev, op.kind)
-        return max(tm / be, tc / ce)
+        return dev.kernel_time_s(op)
     return dev.op_cost(op).duration_ps * 1e-12
 
 
