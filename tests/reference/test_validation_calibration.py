@@ -10,7 +10,7 @@ from archsim.engine.system import System
 from archsim.errors import ArchsimError
 from archsim.hardware import load_hardware
 from archsim.trace.generate import generate_trace
-from archsim.trace.io import load_trace, save_trace
+from archsim.trace.io import save_trace
 from archsim.validation.compare import kernel_time_s, roofline_terms, validate
 from archsim.validation.metrics import error_stats
 from archsim.workload import load_workload
