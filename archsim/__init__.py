@@ -9,6 +9,8 @@ Public API (mirrors the ``archsim`` CLI)::
 __version__ = "0.1.0"
 
 from .api import run
+from .capture import capture, import_kineto
+from .compare import compare
 from .devices.base import Device, OpCost, device_kinds, register_device
 from .engine import Simulator, System, chrome_trace, write_chrome_trace
 from .errors import ArchsimError, ConfigError, SimulationError, TraceError
@@ -16,10 +18,11 @@ from .hardware import HardwareConfig, load_hardware
 from .model import ModelSpec, list_models
 from .results import RunResult
 from .trace import (Op, OpKind, Phase, Step, Trace, generate_trace, load_trace, save_trace)
+from .validation import calibrate, validate
 from .workload import Workload, load_workload
 
 __all__ = [
-    "run", "Simulator", "System", "RunResult", "chrome_trace", "write_chrome_trace",
+    "run", "compare", "capture", "import_kineto", "validate", "calibrate", "Simulator", "System", "RunResult", "chrome_trace", "write_chrome_trace",
     "HardwareConfig", "load_hardware", "Workload", "load_workload", "ModelSpec", "list_models",
     "Trace", "Step", "Op", "OpKind", "Phase", "generate_trace", "load_trace", "save_trace",
     "Device", "OpCost", "register_device", "device_kinds",
