@@ -1,0 +1,239 @@
+"""PIM DRAM device: matrix-vector products priced by cycle-accurate PIM command simulation.
+
+Every op placed on a ``pim`` device is turned into GEMVs ``y = W x`` with ``W`` stored in the
+banks, and each distinct GEMV is simulated command by command with
+:func:`archsim.dram.pim.simulate_gemv` (WRGB of the input slice into the per-channel global
+buffer, ACTAB, all-bank MACABs, RDMAC of the results, PREA; refresh; partial sums of segments are
+reduced outside the DRAM, on the host). This is the organisation of PIM-GPT (Wu, Wang and Lu,
+npj Unconventional Computing 1:4, 2024): one MAC unit per bank, the input vector broadcast from a
+per-channel buffer to all banks, results read out to an ASIC that does everything else.
+
+Op -> GEMV mapping (``B`` sequences, ``T`` query positions, ``H`` query heads, ``C`` KV length,
+``d`` head size):
+
+* ``gemv``/``gemm`` ``[m, k] x [k, n]``: ``m`` GEMVs with ``rows = n``, ``cols = k``. The weights
+  stay in the banks; the rows of a batch run one after another (one input vector at a time in
+  the global buffer).
+* ``attention_score``: ``B T H`` GEMVs with ``rows = C`` (tokens), ``cols = d``: the K cache of
+  the head's KV head, stored row-major (one token's key per matrix row), times ``q_h``.
+* ``attention_context``: ``B T H`` GEMVs with ``rows = d``, ``cols = C``: the V cache stored
+  column-major (``V^T``, one head dimension per matrix row), times the probabilities ``p_h``.
+
+Heads run one after another, each over all channels and banks (matrix rows dealt round-robin
+to channel and bank by the DRAM core). Each head has its own input vector, so the global buffer
+is rewritten per head (a WRGB burst per head). Query heads that share a KV head (GQA) each run
+their own GEMV over the shared K/V rows: the MAC units hold one input vector at a time. The
+command stream of :func:`~archsim.dram.pim.simulate_gemv` activates and precharges a DRAM row
+per group of matrix rows and per GEMV, so several heads packed in one DRAM row (PIM-GPT's head
+concatenation) save capacity but are charged one activation per head here: an upper bound on
+ACT/PRE for attention (see ``docs/pim_gpt.md``).
+
+Datatypes: the simulation uses the MAC units' dtype; ``dtype_aliases`` maps other op dtypes of
+the same width onto it (PIM-GPT computes in bf16; fp16 workloads are priced as bf16, since the
+timing and energy models depend only on the element width).
+
+Energy, as counts x table (:meth:`Pim.energy_table`, from the DRAM core's IDD-based table):
+``cmd.<NAME>`` per command (MACAB split into ``cmd.MACAB`` = the banks' column reads and ``mac``
+= lane MACs), ``io_bit`` for WRGB/RDMAC data over the interface, ``bg_cycle`` for channel-cycles
+inside GEMVs priced at active minus precharge standby; precharge-standby power of all channels
+is the static power. So ``sum(counts x table) + static x GEMV time`` equals the DRAM core's
+GEMV energy exactly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from ..config.schema import param
+from ..errors import ConfigError
+from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, OpKind
+from .base import Device, OpCost, register_device
+from .common import DeviceCost
+
+PIM_KINDS = ("gemv", "gemm", "attention_score", "attention_context")
+
+
+@dataclass(frozen=True)
+class PimOrganization:
+    """Overrides of the DRAM organisation of the PIM preset (the DRAM spec it names)."""
+
+    source: str = param()
+    channels: Optional[int] = param(default=None, min=1, doc="channels working in parallel")
+
+
+@dataclass(frozen=True)
+class PimDeviceConfig:
+    """A PIM DRAM device: a PIM preset, which ops it runs, and its host."""
+
+    kind: Literal["pim"] = param()
+    name: str = param()
+    source: str = param()
+    pim: str = param(doc="PIM preset name (archsim/presets/pim) or .yaml path")
+    organization: Optional[PimOrganization] = param(default=None)
+    host: Optional[str] = param(default=None, doc="device that reads results out and writes "
+                                "inputs in (e.g. the controller ASIC)")
+    accepts: tuple[str, ...] = param(default=PIM_KINDS)
+    dtype_aliases: dict[str, str] = param(default_factory=dict,
+                                          doc="op dtype -> dtype it is simulated as")
+    dtype_source: Optional[str] = param(default=None)
+    cost: DeviceCost = param(default_factory=DeviceCost)
+
+    def validate(self):
+        for i, k in enumerate(self.accepts):
+            if k not in PIM_KINDS:
+                return (("accepts", i), f"a PIM device runs only {', '.join(PIM_KINDS)}; "
+                        f"got {k!r}")
+        from ..dram.pim import DTYPE_BYTES
+        for a, b in self.dtype_aliases.items():
+            for v in (a, b):
+                if v not in DTYPE_BYTES:
+                    return (("dtype_aliases", a), f"unknown dtype {v!r}")
+            if DTYPE_BYTES[a] != DTYPE_BYTES[b]:
+                return (("dtype_aliases", a), f"{a} and {b} differ in width")
+        return None
+
+
+def build_pim_spec(cfg: PimDeviceConfig):
+    """The :class:`~archsim.dram.pim.PimSpec` of a device config, organisation overrides applied.
+
+    The DRAM spec the PIM preset names is re-loaded with ``organization.channels`` merged in
+    (via ``extends``), so timing and energy stay those of the preset.
+    """
+    import yaml
+
+    from ..config.yamlio import load_text
+    from ..dram.pim import PimSpec, load_pim
+    from ..dram.spec import load_spec
+    spec = load_pim(cfg.pim)
+    org = cfg.organization
+    if org is None or org.channels is None or org.channels == spec.n_channels:
+        return spec
+    base = spec.config.dram
+    if base.endswith((".yaml", ".yml")):
+        raise ConfigError(f"PIM device {cfg.name!r}: organization overrides need the PIM "
+                          f"preset to name its DRAM spec by preset name, not {base!r}",
+                          key="organization")
+    data = {"extends": base,
+            "organization": {"channels": int(org.channels),
+                             "source": f"{spec.dram.config.organization.source}; "
+                                       f"channels: {org.source}"}}
+    dram = load_spec(load_text(yaml.safe_dump(data), f"<pim device {cfg.name} organization>"))
+    return PimSpec(spec.config, dram)
+
+
+@register_device
+class Pim(Device):
+    """PIM DRAM whose ops are GEMVs simulated at command level (see module docstring)."""
+
+    kind = "pim"
+    Config = PimDeviceConfig
+
+    def __init__(self, name: str, config: PimDeviceConfig) -> None:
+        super().__init__(name, config)
+        self._spec = None
+
+    @property
+    def spec(self):
+        """The loaded :class:`~archsim.dram.pim.PimSpec` (lazily: constructors do no I/O)."""
+        if self._spec is None:
+            self._spec = build_pim_spec(self.config)
+        return self._spec
+
+    def host(self) -> str | None:
+        return self.config.host
+
+    # ---- op -> GEMVs --------------------------------------------------------------------
+    def sim_dtype(self, op: Op) -> str:
+        """The dtype ``op`` is simulated as (the MAC dtype, or its alias)."""
+        mac = self.spec.config.mac.dtype
+        dt = self.config.dtype_aliases.get(op.dtype, op.dtype)
+        if dt != mac:
+            raise ConfigError(f"op {op.name!r} has dtype {op.dtype!r} but the MAC units of PIM "
+                              f"device {self.name!r} compute {mac!r}; add a dtype alias if the "
+                              "cost is the same", key=f"devices.{self.name}.dtype_aliases")
+        return dt
+
+    def gemvs(self, op: Op) -> list:
+        """``[(count, rows, cols)]``: the GEMVs that ``op`` is mapped to (module docstring)."""
+        if op.kind.value not in self.config.accepts or not (op.kind in MATMUL_KINDS
+                                                            or op.kind in ATTENTION_KINDS):
+            raise ConfigError(f"op {op.name!r} of kind {op.kind.value!r} was placed on PIM "
+                              f"device {self.name!r}, which runs only "
+                              f"{', '.join(self.config.accepts)}; place it on another device "
+                              "(placement rules)", key="placement")
+        s = op.shape
+        if op.kind in MATMUL_KINDS:
+            return [(int(s["m"]), int(s["n"]), int(s["k"]))]
+        n = int(s["batch"]) * int(s["q_len"]) * int(s["heads"])
+        C, d = int(s["kv_len"]), int(s["head_dim"])
+        if op.kind is OpKind.ATTENTION_SCORE:
+            return [(n, C, d)]
+        return [(n, d, C)]
+
+    def simulate(self, rows: int, cols: int, dtype: str, *, memo: bool = True):
+        """One GEMV on all channels (:func:`~archsim.dram.pim.simulate_gemv`)."""
+        from ..dram.pim import simulate_gemv
+        return simulate_gemv(self.spec, rows, cols, dtype, memo=memo)
+
+    def gemv_actions(self, res) -> dict:
+        """Action counts of one GEMV result (priced by :meth:`energy_table`)."""
+        spec = self.spec
+        elems = spec.org.access_bytes // _width(res.dtype)
+        acts = {f"cmd.{k}": float(n) for k, n in res.commands.items()}
+        acts["mac"] = float(res.commands.get("MACAB", 0) * spec.units_per_channel * elems)
+        t = res.energy.table
+        acts["io_bit"] = float((res.commands.get("WRGB", 0) + res.commands.get("RDMAC", 0))
+                               * t.bits_per_access)
+        acts["bg_cycle"] = float(res.cycles * res.channels)
+        acts["macs_useful"] = float(res.macs)       # informational (not priced)
+        acts["gemv"] = 1.0                          # informational
+        return acts
+
+    def op_cost(self, op: Op) -> OpCost:
+        dtype = self.sim_dtype(op)
+        cycles = 0
+        actions: dict = {}
+        for count, rows, cols in self.gemvs(op):
+            if count <= 0:
+                continue
+            res = self.simulate(rows, cols, dtype)
+            cycles += count * res.cycles
+            for a, v in self.gemv_actions(res).items():
+                actions[a] = actions.get(a, 0.0) + count * v
+        actions["cycles"] = float(cycles)
+        ps = math.ceil(cycles * self.spec.tck_s * 1e12 - 1e-6)
+        return OpCost(ps, actions, {"bound": "pim", "gemvs": self.gemvs(op)})
+
+    # ---- energy -------------------------------------------------------------------------
+    def energy_table(self) -> dict:
+        spec = self.spec
+        t = spec.energy_table(spec.config.mac.dtype)
+        elems = spec.org.access_bytes // _width(spec.config.mac.dtype)
+        table = {f"cmd.{k}": float(v) for k, v in t.per_command_pj.items()}
+        # MACAB = every bank's column read + every unit's lane MACs; priced apart
+        table["cmd.MACAB"] = t.per_command_pj["MACAB"] - spec.units_per_channel * elems * t.mac_pj
+        table["mac"] = float(t.mac_pj)
+        table["io_bit"] = float(t.io_pj_per_bit)
+        table["bg_cycle"] = float(t.act_standby_pj_per_cycle - t.pre_standby_pj_per_cycle)
+        return table
+
+    def static_power_w(self) -> float:
+        """Precharge-standby power of every channel (VDD x IDD2N), drawn all the time."""
+        t = self.spec.energy_table(self.spec.config.mac.dtype)
+        return t.pre_standby_pj_per_cycle * 1e-12 / self.spec.tck_s * self.spec.n_channels
+
+    def memory_capacity_bytes(self) -> float:
+        o = self.spec.org
+        return float(self.spec.n_channels * self.spec.banks_per_rank * o.rows * o.row_size_bytes)
+
+    def describe(self) -> dict:
+        s = self.spec
+        return {"kind": self.kind, "name": self.config.name, "pim": s.name,
+                "channels": s.n_channels, "units_per_channel": s.units_per_channel,
+                "peak_tflops": s.peak_flops / 1e12, "host": self.config.host}
+
+
+def _width(dtype: str) -> int:
+    from ..dram.pim import DTYPE_BYTES
+    return DTYPE_BYTES[dtype]
