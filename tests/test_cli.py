@@ -79,3 +79,14 @@ def test_python_api_mirrors_cli(a100, gpt2_small):
     r = archsim.run(a100, gpt2_small, overrides=["batch_size=2"])
     d = r.to_dict()
     assert KEYS <= set(d) and d["run"]["batch"] == 2 and r.tokens == 256
+
+
+def test_check_validates_dram_specs_and_pim_configs(capsys, root, write):
+    presets = sorted((root / "archsim" / "presets").glob("*/*.yaml"))
+    dram_pim = [str(p) for p in presets if p.parent.name in ("dram", "pim")]
+    assert main(["check", *dram_pim]) == 0
+    out = capsys.readouterr().out
+    assert "DRAM spec 'HBM2'" in out and "PIM config 'GDDR6-AiM'" in out
+    bad = write("d.yaml", "name: x\nstandard: HBM2\nextends: hbm2\ntiming:\n  nCL: \"14 GHz\"\n")
+    assert main(["check", bad]) == 2
+    assert "d.yaml:5: timing.nCL: wrong unit 'GHz'" in capsys.readouterr().err

@@ -197,3 +197,34 @@ def add_commands(subparsers) -> None:
     q.add_argument("--channels", type=int, default=None)
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=_pim_gemv)
+
+
+def _is_pim_doc(data) -> bool | None:
+    """True for a PIM config, False for a DRAM spec, None if the keys do not tell."""
+    if {"mac", "global_buffer", "dram"} & set(data):
+        return True
+    if {"standard", "organization", "power", "controller"} & set(data):
+        return False
+    ext = data.get("extends")
+    if isinstance(ext, str):
+        from ..config.presets import list_presets
+        if ext in list_presets("pim"):
+            return True
+        if ext in list_presets("dram"):
+            return False
+    return None
+
+
+def check_file(path, doc):
+    """For ``archsim check``: validate a DRAM spec or PIM config file; ``None`` if neither."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    kind = _is_pim_doc(data)
+    if kind is True:
+        from .pim import load_pim
+        pim = load_pim(path)
+        return f"PIM config {pim.config.name!r} ({pim.peak_flops / 1e12:.3f} TFLOPS peak)"
+    if kind is False:
+        from .spec import load_spec
+        spec = load_spec(path)
+        return f"DRAM spec {spec.config.name!r} ({spec.config.standard})"
+    return None
