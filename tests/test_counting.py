@@ -98,3 +98,10 @@ def test_ops_are_topologically_ordered():
         for op in s.ops:
             assert op.id == s.ops.index(op)
             assert all(d < op.id for d in op.deps)
+
+
+def test_decode_steps_sharing_ops_equal_steps_built_from_scratch():
+    from archsim.trace.generate import step_ops
+    w, t = _ops("llama3_8b", prompt=5, gen=6, batch=2)
+    for s in t.steps[1:]:
+        assert s.ops == step_ops(w, 1, s.context_len)

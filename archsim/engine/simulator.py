@@ -60,9 +60,10 @@ class Simulator:
         if not steps:
             raise SimulationError("the trace has no steps")
         durations = np.zeros(len(steps), dtype=np.int64)
-        time_kind = defaultdict(int)
-        count_kind = defaultdict(int)
-        actions = defaultdict(float)
+        # ops are shared between steps (decode steps repeat all but the attention ops) and op
+        # costs are memoized, so the accounting counts occurrences per (device, op) and prices
+        # them once at the end
+        occurrences: dict = {}   # (device, id(op)) -> [op, cost, count]
         link_stats = defaultdict(lambda: [0, 0])  # bytes, busy ps
         timeline = [] if self.record_timeline else None
         bar = None
@@ -70,28 +71,40 @@ class Simulator:
             from tqdm import tqdm
             bar = tqdm(total=len(steps), unit="step", delay=2.0, leave=False)
         t0 = 0
+        records = timeline is not None
         for si, step in enumerate(steps):
             placement = [self.system.place(op) for op in step.ops]
             costs = [self._cost(d, op) for d, op in zip(placement, step.ops)]
-            end, recs, transfers = simulate_step(step.ops, placement, costs, self.system)
+            end, recs, transfers = simulate_step(step.ops, placement, costs, self.system,
+                                                 records=records)
             durations[si] = end
-            for r in recs:
-                k = (r.device, r.op.kind.value)
-                time_kind[k] += r.end_ps - r.start_ps
-                count_kind[k] += 1
-                for a, n in r.cost.actions.items():
-                    actions[(r.device, r.op.kind.value, a)] += n
+            for d, op, c in zip(placement, step.ops, costs):
+                key = (d, id(op))
+                occ = occurrences.get(key)
+                if occ is None:
+                    occurrences[key] = [op, c, 1]
+                else:
+                    occ[2] += 1
             for tr in transfers:
-                s = link_stats[tr.link.name]
-                s[0] += tr.nbytes
-                s[1] += tr.end_ps - tr.start_ps
-            if timeline is not None:
+                st = link_stats[tr.link.name]
+                st[0] += tr.nbytes
+                st[1] += tr.end_ps - tr.start_ps
+            if records:
                 timeline.append((si, step, t0, recs, transfers))
             t0 += end
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
+        time_kind = defaultdict(int)
+        count_kind = defaultdict(int)
+        actions = defaultdict(float)
+        for (dev, _), (op, c, n) in occurrences.items():
+            k = (dev, op.kind.value)
+            time_kind[k] += c.duration_ps * n
+            count_kind[k] += n
+            for a, v in c.actions.items():
+                actions[(dev, op.kind.value, a)] += v * n
         return RunResult(hw=self.hw, system=self.system, trace=trace, step_ps=durations,
                          time_by_kind=dict(time_kind), ops_by_kind=dict(count_kind),
                          actions=dict(actions),

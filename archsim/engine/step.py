@@ -56,10 +56,12 @@ def plan_transfers(ops, placement, system):
     return plan
 
 
-def simulate_step(ops, placement, costs, system):
+def simulate_step(ops, placement, costs, system, *, records: bool = True):
     """Simulate one step starting at time 0 (one pass, see module docstring).
 
-    Returns ``(end_ps, [OpRecord], [TransferRecord])``.
+    Returns ``(end_ps, [OpRecord], [TransferRecord])``; with ``records=False`` the op records are
+    not built (``None``) and transfers are left in issue order, which is all the aggregate
+    statistics need.
     """
     n = len(ops)
     recs = [None] * n
@@ -68,6 +70,8 @@ def simulate_step(ops, placement, costs, system):
     if len(set(placement)) <= 1 and (not placement or not system.needs_move(placement[0],
                                                                              placement[0])):
         # one in-order queue: a running sum
+        if not records:
+            return sum(c.duration_ps for c in costs), None, []
         t = 0
         dev = placement[0] if placement else ""
         for i in range(n):
@@ -79,31 +83,38 @@ def simulate_step(ops, placement, costs, system):
     arrived: dict = {}
     transfers = []
     needs_move = system.needs_move
+    route = system.route
     for i in range(n):
         op, dev, c = ops[i], placement[i], costs[i]
         ready = 0
         for d in op.deps:
-            if not needs_move(placement[d], dev):
-                t = end[d]
-            else:
+            src = placement[d]
+            if src != dev or needs_move(src, dev):
                 t = arrived.get((d, dev))
                 if t is None:
                     t = end[d]
                     nbytes = ops[d].bytes_written
-                    for link in system.route(placement[d], dev):
+                    for link in route(src, dev):
                         s = max(t, link_free.get(link.name, 0))
                         t = s + link.transfer_ps(nbytes)
                         link_free[link.name] = t
                         transfers.append(TransferRecord(link, nbytes, s, t, ops[d].name))
                     arrived[(d, dev)] = t
+            else:
+                t = end[d]
             if t > ready:
                 ready = t
-        s = max(ready, dev_free.get(dev, 0))
+        s = dev_free.get(dev, 0)
+        if ready > s:
+            s = ready
         e = s + c.duration_ps
         dev_free[dev] = e
         end[i] = e
-        recs[i] = OpRecord(op, dev, s, e, c)
+        if records:
+            recs[i] = OpRecord(op, dev, s, e, c)
     finish = max(end) if n else 0
+    if not records:
+        return finish, None, transfers
     transfers.sort(key=lambda r: (r.start_ps, r.link.name))
     return finish, recs, transfers
 

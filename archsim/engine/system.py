@@ -13,10 +13,12 @@ from ..hardware import HardwareConfig
 class Link:
     """One direction of a link: moving ``n`` bytes takes ``latency + n / bandwidth``."""
 
-    __slots__ = ("src", "dst", "bandwidth_bytes_per_s", "latency_ps", "energy_pj_per_byte")
+    __slots__ = ("src", "dst", "name", "bandwidth_bytes_per_s", "latency_ps",
+                 "energy_pj_per_byte")
 
     def __init__(self, src, dst, cfg):
         self.src, self.dst = src, dst
+        self.name = f"{src}->{dst}"
         self.bandwidth_bytes_per_s = cfg.bandwidth_bytes_per_s  # None: latency only
         self.latency_ps = int(round(cfg.latency_s * 1e12))
         self.energy_pj_per_byte = cfg.energy_j_per_bit * 8e12
@@ -25,10 +27,6 @@ class Link:
         if self.bandwidth_bytes_per_s is None:
             return self.latency_ps
         return self.latency_ps + math.ceil(nbytes * 1e12 / self.bandwidth_bytes_per_s)
-
-    @property
-    def name(self) -> str:
-        return f"{self.src}->{self.dst}"
 
 
 class System:
@@ -49,11 +47,12 @@ class System:
                 self.graph.add_edge(a, b, link=Link(a, b, cfg),
                                     weight=1.0 / bw if bw else 1e-30)
         self._routes: dict = {}
+        self._hosted = frozenset(n for n, d in self.devices.items() if d.host() is not None)
         self._place_cache: dict = {}
 
     def needs_move(self, src: str, dst: str) -> bool:
         """Whether a result produced on ``src`` must be moved before an op on ``dst`` uses it."""
-        return src != dst or self.devices[src].host() is not None
+        return src != dst or src in self._hosted
 
     def route(self, src: str, dst: str) -> list:
         """Links along the widest-bandwidth shortest path from ``src`` to ``dst``.

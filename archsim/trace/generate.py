@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..dtypes import nbytes
 from ..workload import Workload
 from .counting import attention, elementwise, embedding, matmul
-from .schema import OpKind, Phase, Step, Trace
+from .schema import ATTENTION_KINDS, OpKind, Phase, Step, Trace
 
 
 class _Ops:
@@ -74,12 +74,35 @@ def step_ops(w: Workload, new_tokens: int, context_len: int) -> tuple:
     return tuple(o.ops)
 
 
+def _at_context(op, C: int):
+    """The same attention or softmax op against a KV cache of ``C`` tokens."""
+    sh = op.shape
+    if op.kind is OpKind.SOFTMAX:
+        return elementwise(op.id, op.name, op.kind, op.layer, sh["rows"], C, "softmax", op.dtype,
+                           op.deps)
+    return attention(op.id, op.name, op.kind, op.layer, sh["batch"], sh["heads"], sh["kv_heads"],
+                     sh["q_len"], C, sh["head_dim"], op.dtype, op.kv_dtype, op.deps)
+
+
 def generate_trace(w: Workload) -> Trace:
-    """The analytic trace of ``w``: the prefill step, then ``generate_tokens - 1`` decode steps."""
+    """The analytic trace of ``w``: the prefill step, then ``generate_tokens - 1`` decode steps.
+
+    Decode steps differ only in the context length, so they share every op object but the
+    attention and softmax ops, which are rebuilt for each context length (a test checks this
+    equals building each step from scratch).
+    """
     P = w.prompt_tokens
     steps = [Step(0, Phase.PREFILL, w.batch_size, P, P, step_ops(w, P, P))]
-    for i in range(1, w.generate_tokens):
-        C = P + i
-        steps.append(Step(i, Phase.DECODE, w.batch_size, 1, C, step_ops(w, 1, C)))
+    if w.generate_tokens > 1:
+        first = step_ops(w, 1, P + 1)
+        ctx = [i for i, op in enumerate(first)
+               if op.kind in ATTENTION_KINDS or op.kind is OpKind.SOFTMAX]
+        steps.append(Step(1, Phase.DECODE, w.batch_size, 1, P + 1, first))
+        for i in range(2, w.generate_tokens):
+            C = P + i
+            ops = list(first)
+            for j in ctx:
+                ops[j] = _at_context(first[j], C)
+            steps.append(Step(i, Phase.DECODE, w.batch_size, 1, C, tuple(ops)))
     return Trace(tuple(steps), w.to_dict(), source="analytic",
                  meta={"generator": "archsim.trace.generate"})
