@@ -165,6 +165,8 @@ def _add_compare(sub):
                    help="baseline hardware config (repeatable)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also print time and energy per token by device and component")
     p.set_defaults(func=cmd_compare)
 
 
@@ -172,7 +174,13 @@ def cmd_compare(args) -> int:
     from .compare import compare
     c = compare(args.hw, args.baseline, args.workloads, overrides=args.overrides,
                 progress=sys.stderr.isatty())
-    print(json.dumps(c.to_dict(), indent=2) if args.json else c.to_table())
+    if args.json:
+        print(json.dumps(c.to_dict(), indent=2))
+    else:
+        print(c.to_table())
+        if args.breakdown:
+            print()
+            print(c.breakdown_table())
     return 0
 
 

@@ -34,12 +34,30 @@ class Comparison:
                 r = self.results[(w, h)]
                 row[h] = {"ms_per_token": r.latency_s / r.tokens * 1e3,
                           "tpot_ms": (r.tpot_s["mean"] or r.latency_s) * 1e3,
-                          "mj_per_token": r.energy_per_token_j * 1e3}
+                          "mj_per_token": r.energy_per_token_j * 1e3,
+                          "components": components(r)}
                 if h != target:
                     row[h]["speedup"] = r.latency_s / t.latency_s
                     row[h]["energy_efficiency"] = r.energy_per_token_j / t.energy_per_token_j
             out.append(row)
         return out
+
+    def breakdown_table(self) -> str:
+        """Per workload and design point: time and energy per token by device and component."""
+        lines = []
+        for row in self.rows():
+            for h in self.hardware:
+                c = row[h]["components"]
+                lines.append(f"{row['workload']} on {h}:")
+                for dev, kinds in c["time_ms_per_token"].items():
+                    parts = ", ".join(f"{k} {v:.4f}" for k, v in
+                                      sorted(kinds.items(), key=lambda kv: -kv[1]))
+                    lines.append(f"  {dev} time ms/token: {parts}")
+                for dev, acts in c["energy_mj_per_token"].items():
+                    parts = ", ".join(f"{k} {v:.4f}" for k, v in
+                                      sorted(acts.items(), key=lambda kv: -kv[1]))
+                    lines.append(f"  {dev} energy mJ/token: {parts}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {"target": self.hardware[0], "baselines": self.hardware[1:], "rows": self.rows()}
@@ -58,6 +76,20 @@ class Comparison:
                          f"{r['energy_efficiency']:>10.1f}x")
             lines.append(line)
         return "\n".join(lines)
+
+
+def components(r) -> dict:
+    """Time (ms/token) by device and op kind, energy (mJ/token) by device and priced action
+    (plus ``static``), and link energy, from a :class:`~archsim.results.RunResult`."""
+    b = r.breakdown()
+    per = 1e3 / r.tokens
+    time = {dev: {k: v * per for k, v in kinds.items()} for dev, kinds in b["time_s"].items()}
+    energy = {dev: {**{a: j * per for a, j in e["by_action"].items()}, "static": e["static"] * per}
+              for dev, e in b["energy_j"].items()}
+    for name, link in b["links"].items():
+        if link["energy_j"]:
+            energy.setdefault(f"link {name}", {})["transfer"] = link["energy_j"] * per
+    return {"time_ms_per_token": time, "energy_mj_per_token": energy}
 
 
 def compare(target, baselines, workloads, *, overrides=(), progress=False) -> Comparison:
