@@ -47,6 +47,9 @@ class ModelSpec:
         if isinstance(value, str):
             value = {"extends": value}
             ctx.located.locs.setdefault(ctx.path + ("extends",), ctx.located.where(ctx.path))
+        elif not isinstance(value, dict):
+            raise ctx.error(f"expected a model preset name (archsim list models) or a mapping, "
+                            f"got {value!r}")
         return build(cls, value, ctx)
 
     def validate(self):

@@ -30,6 +30,12 @@ BAD_HW = [
     (GOOD_HW + "links:\n  - {src: gpu0, dst: cpu, bandwidth: \"10 GB/s\"}\n", 6, "links[0].dst",
      "unknown device 'cpu'"),
     ("devices:\n  gpu0: {extends: a100_80gb}\n", 1, "", "missing required key 'name'"),
+    ("", 1, "", "the file is empty"),
+    ("- a\n- b\n", 1, "", "expected a mapping of keys at the top level, got list"),
+    ("name: x\ndevices:\n", 2, "devices", "expected a mapping, got nothing"),
+    ("name: x\ndevices:\n\tgpu0: {}\n", 3, "", "found character '\\t'"),
+    (GOOD_HW + "    tensor_peak: {fp16: fast}\n", 5, "devices.gpu0.tensor_peak.fp16",
+     "cannot read 'fast'"),
 ]
 
 BAD_WL = [
@@ -46,6 +52,8 @@ BAD_WL = [
     ("model: gpt2_small\nprompt_tokens: 1000\ngenerate_tokens: 100\n", 3, "generate_tokens",
      "exceeds the model's max_positions 1024"),
     ("batch_size: 1\n", 1, "", "missing required key 'model'"),
+    ("model: 5\n", 1, "model", "expected a model preset name"),
+    ("model: gpt2_small\nprecision: fp16\n", 2, "precision", "expected a mapping"),
 ]
 
 

@@ -104,8 +104,13 @@ def resolve_extends(value: dict, ctx, category: str, _chain=()):
 
 def apply_overrides(located: Located, overrides) -> Located:
     """Apply ``a.b.c=value`` overrides (values parsed as YAML scalars) to located data."""
-    data = located.data if isinstance(located.data, dict) else {}
-    data = deep_merge({}, data)
+    if located.data is None:
+        raise ConfigError("the file is empty: expected a mapping of keys", file=located.file,
+                          line=1)
+    if not isinstance(located.data, dict):
+        raise ConfigError(f"expected a mapping of keys at the top level, got "
+                          f"{type(located.data).__name__}", file=located.file, line=1)
+    data = deep_merge({}, located.data)
     for item in overrides or ():
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
