@@ -23,6 +23,9 @@ ACTAB->MACAB ``nRCD_AB``; MACAB->MACAB ``nCCD_AB`` (raised to the MAC units' own
 WRGB->MACAB ``nWRGB_MAC``; ACTAB->ACTAB ``nRC_AB``; ACTAB->PREA ``nRAS``; MACAB->PREA ``nRTP``;
 PREA->ACTAB ``nRPab``; REFab<->ACTAB ``nRFC``/``nRC``; bus rules for WRGB/RDMAC as WR/RD.
 
+Configuration, loading and the energy table are in :mod:`archsim.dram.pim_spec` (re-exported
+here); the multi-head attention stream (head concatenation) is in :mod:`archsim.dram.pim_attention`.
+
 GEMV ``y = W x`` (``W`` is rows x cols): matrix rows are dealt round-robin to (channel, unit); a
 unit's rows are stored one DRAM row per segment of ``segment`` elements (the global buffer / unit
 row capacity). For each segment the host writes that slice of ``x`` into every channel's global
@@ -34,234 +37,23 @@ head dim (K cache rows in banks), context ``V^T p`` one with rows = head dim, co
 """
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 
-from ..config.presets import list_presets, load_preset
-from ..config.schema import from_located, param, quantity
-from ..config.yamlio import Located, load_file
 from ..errors import ConfigError
-from .energy import EnergyReport, EnergyTable, energy_table
+from .energy import EnergyReport
 from .pim_kernel import I_LOGCAP, I_NBA, I_NBG, I_REFI, I_REFON, inorder_kernel_nb, \
     inorder_kernel_py
-from .spec import ConstraintTables, TimingValue, load_spec
-from .standards import CMD, COMMANDS, NCMD, evaluate_rules
+from .pim_spec import (DTYPE_BYTES, PIM_RULES, MacUnits, PimConfig, PimOrganization,  # noqa: F401
+                       PimSpec, PimTiming, list_pims, load_pim)
+from .standards import CMD, COMMANDS, NCMD
 
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
-
-PIM_RULES = (
-    ("rank", ("PREA",), ("ACTAB",), ("nRPab",), 0),
-    ("rank", ("REFab",), ("ACTAB",), ("nRFC",), 0),
-    ("rank", ("ACTAB",), ("REFab",), ("nRC",), 0),
-    ("rank", ("ACTAB",), ("ACTAB",), ("nRC_AB",), 0),
-    ("rank", ("ACTAB",), ("MACAB",), ("nRCD_AB",), 0),
-    ("rank", ("ACTAB",), ("PREA",), ("nRAS",), 0),
-    ("rank", ("MACAB",), ("MACAB",), ("nCCD_AB_eff",), 0),
-    ("rank", ("MACAB",), ("PREA",), ("nRTP",), 0),
-    ("rank", ("MACAB",), ("RDMAC",), ("nMAC_RD",), 0),
-    ("rank", ("RDMAC",), ("MACAB",), ("nCCD_L",), 0),
-    ("channel", ("WRGB",), ("MACAB",), ("nWRGB_MAC",), 0),
-    ("channel", ("WRGB",), ("WRGB",), ("nBL",), 0),
-    ("channel", ("RDMAC",), ("RDMAC",), ("nBL",), 0),
-    ("channel", ("RDMAC",), ("WRGB",), ("nCL", "nBL", "nTA", "-nCWL"), 0),
-    ("channel", ("WRGB",), ("RDMAC",), ("nCWL", "nBL", "nWTR_S"), 0),
-    ("rank", ("RDMAC",), ("PREA",), ("nRTP",), 0),
-)
-
-
-@dataclass(frozen=True)
-class MacUnits:
-    """The MAC units: where they sit, how wide, what type, how fast."""
-
-    unit_level: Literal["bank", "bank_pair", "bank_group"] = param()
-    lanes: int = param(min=1)
-    dtype: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = param()
-    clock_hz: float = quantity("frequency", min=0, min_exclusive=True)
-    mac_energy_j_per_flop: float = quantity("energy_per_flop", min=0,
-                                            doc="energy of one lane MAC (write as pJ/MAC)")
-    source: str = param()
-    result_bytes: int = param(default=4, min=1, doc="bytes per unit result register read out")
-
-
-@dataclass(frozen=True)
-class PimTiming:
-    """PIM command timings in DRAM cycles (or durations, converted with ceil(t/tCK))."""
-
-    nRCD_AB: TimingValue = param(doc="ACTAB to MACAB")
-    nCCD_AB: TimingValue = param(doc="MACAB to MACAB (power-limited variants use more)")
-    nMAC_RD: TimingValue = param(doc="MACAB to RDMAC (MAC pipeline)")
-    nWRGB_MAC: TimingValue = param(doc="WRGB to MACAB")
-    source: str = param()
-    nRC_AB: Optional[TimingValue] = param(default=None, doc="ACTAB to ACTAB (default nRC)")
-
-
-@dataclass(frozen=True)
-class PimConfig:
-    """A PIM YAML file: the DRAM part, the MAC units, the buffer and the PIM timings."""
-
-    _preset_category = "pim"
-
-    name: str = param()
-    source: str = param()
-    dram: str = param(doc="DRAM spec preset name or .yaml path (relative to this file)")
-    mac: MacUnits = param()
-    global_buffer_bytes: float = quantity("size", min=1)
-    timing: PimTiming = param()
-    refresh: bool = param(default=True, doc="insert all-bank refresh every nREFI")
-    notes: Optional[str] = param(default=None)
-
-
-@dataclass(frozen=True)
-class PimSpec:
-    """A loaded PIM configuration with its DRAM spec (no side effects, immutable)."""
-
-    config: PimConfig
-    dram: object = field(compare=False)
-
-    # --- what the checker and kernels need (same names as DramSpec) -----------------------
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def org(self):
-        return self.dram.org
-
-    @property
-    def tck_s(self) -> float:
-        return self.dram.tck_s
-
-    @property
-    def n_channels(self) -> int:
-        return self.dram.n_channels
-
-    @property
-    def banks_per_rank(self) -> int:
-        return self.dram.banks_per_rank
-
-    @property
-    def banks_per_unit(self) -> int:
-        lv = self.config.mac.unit_level
-        return {"bank": 1, "bank_pair": 2, "bank_group": self.org.banks_per_group}[lv]
-
-    @property
-    def units_per_channel(self) -> int:
-        return self.banks_per_rank // self.banks_per_unit
-
-    @property
-    def peak_macs_per_s(self) -> float:
-        m = self.config.mac
-        return self.n_channels * self.units_per_channel * m.lanes * m.clock_hz
-
-    @property
-    def peak_flops(self) -> float:
-        """2 FLOP per MAC x lanes x units x channels x MAC clock."""
-        return 2.0 * self.peak_macs_per_s
-
-    @cached_property
-    def key(self) -> str:
-        """A stable identity for memoization (the whole validated config)."""
-        return repr(self.config) + repr(self.dram.config)
-
-    def timings_for(self, dtype: str) -> dict:
-        t = dict(self.dram.timings)
-        pt = self.config.timing
-        for name in ("nRCD_AB", "nCCD_AB", "nMAC_RD", "nWRGB_MAC", "nRC_AB"):
-            v = getattr(pt, name)
-            if v is not None:
-                t[name] = v.to_cycles(self.tck_s)
-        t.setdefault("nRC_AB", t["nRC"])
-        # the MAC units' own rate: one access holds access_bytes/dtype elements for `lanes` lanes
-        m = self.config.mac
-        elems = self.org.access_bytes // DTYPE_BYTES[dtype]
-        mac_s = math.ceil(elems / m.lanes) / m.clock_hz
-        t["nCCD_AB_eff"] = max(t["nCCD_AB"], math.ceil(mac_s / self.tck_s - 1e-9))
-        return t
-
-    @cached_property
-    def _per_dtype(self) -> dict:
-        return {}
-
-    def constraints_for(self, dtype: str):
-        hit = self._per_dtype.get(dtype)
-        if hit is None:
-            t = self.timings_for(dtype)
-            cons = tuple(self.dram.constraints) + evaluate_rules(PIM_RULES, t)
-            hit = (t, cons, ConstraintTables.build(cons))
-            self._per_dtype[dtype] = hit
-        return hit
-
-    # checker interface for the default dtype
-    @property
-    def timings(self) -> dict:
-        return self.constraints_for(self.config.mac.dtype)[0]
-
-    @property
-    def constraints(self) -> tuple:
-        return self.constraints_for(self.config.mac.dtype)[1]
-
-    def energy_table(self, dtype: str) -> EnergyTable:
-        """Per-command energy (pJ) of the all-bank commands, from the DRAM IDD table."""
-        base = energy_table(self.dram)
-        nb = self.banks_per_rank
-        per = dict(base.per_command_pj)
-        elems = self.org.access_bytes // DTYPE_BYTES[dtype]
-        mac_pj = self.config.mac.mac_energy_j_per_flop * 2 * 1e12  # per MAC
-        per["ACTAB"] = nb * base.per_command_pj["ACT"]
-        # every bank reads one access internally (core read energy, no I/O), every unit MACs
-        per["MACAB"] = nb * base.per_command_pj["RD"] + self.units_per_channel * elems * mac_pj
-        per["WRGB"] = base.per_command_pj["WR"]
-        per["RDMAC"] = base.per_command_pj["RD"]
-        return EnergyTable(per, base.act_standby_pj_per_cycle, base.pre_standby_pj_per_cycle,
-                           base.io_pj_per_bit, base.bits_per_access, mac_pj)
-
-
-def load_pim(pim) -> PimSpec:
-    """Load a PIM config from a preset name (``archsim/presets/pim``), a YAML path or data."""
-    if isinstance(pim, PimSpec):
-        return pim
-    if isinstance(pim, Located):
-        loc = pim
-    else:
-        s = os.fspath(pim)
-        if s.endswith((".yaml", ".yml")) or "/" in s or os.sep in s:
-            loc = load_file(s)
-        else:
-            try:
-                loc = load_preset("pim", s)
-            except KeyError:
-                raise ConfigError(f"unknown PIM config {s!r}; available: "
-                                  + ", ".join(list_presets("pim"))) from None
-    cfg = from_located(PimConfig, loc)
-    d = cfg.dram
-    if d.endswith((".yaml", ".yml")) and not os.path.isabs(d):
-        if not loc.file or loc.file.startswith("<"):
-            raise ConfigError(f"cannot resolve relative DRAM path {d!r} from a preset", key="dram")
-        d = os.path.join(os.path.dirname(loc.file), d)
-    try:
-        dram = load_spec(d)
-    except ConfigError as exc:
-        file, line = loc.where(("dram",))
-        raise ConfigError(f"DRAM spec {cfg.dram!r}: {exc}", file=file, line=line,
-                          key="dram") from None
-    if dram.org.ranks != 1:
-        file, line = loc.where(("dram",))
-        raise ConfigError("PIM needs a DRAM spec with ranks: 1", file=file, line=line, key="dram")
-    spec = PimSpec(cfg, dram)
-    if spec.banks_per_rank % spec.banks_per_unit:
-        raise ConfigError("banks per channel must be a multiple of banks per unit",
-                          file=loc.file, key="mac.unit_level")
-    return spec
-
-
-def list_pims() -> list:
-    return list_presets("pim")
-
+__all__ = ["DTYPE_BYTES", "PIM_RULES", "MacUnits", "PimConfig", "PimOrganization", "PimSpec",
+           "PimTiming", "list_pims", "load_pim", "GemvResult", "gemv_layout", "gemv_stream",
+           "run_stream", "clear_memo", "simulate_gemv", "gemv_command_log", "make_result",
+           "streams_log"]
 
 @dataclass(frozen=True)
 class GemvResult:
@@ -412,6 +204,16 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
         cyc, cnt, _ = run_stream(pim, dtype, *stream, engine=engine)
         counts += cnt * mult
         end = max(end, cyc)
+    res = make_result(pim, dtype, nch, end, counts, int(rows), int(cols))
+    if memo:
+        _MEMO[key] = res
+    return res
+
+
+def make_result(pim: PimSpec, dtype: str, nch: int, end: int, counts, rows: int,
+                cols: int) -> GemvResult:
+    """A :class:`GemvResult` from the slowest channel's end cycle and the summed counts
+    (energy = counts x the PIM energy table + active-standby background of the channels)."""
     cmd_counts = {name: int(counts[i]) for i, name in enumerate(COMMANDS) if counts[i]}
     table = pim.energy_table(dtype)
     cmd_pj = {k: n * table.per_command_pj.get(k, 0.0) for k, n in cmd_counts.items()}
@@ -421,28 +223,30 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
                           background_pj=float(bg), io_pj=float(io_bits * table.io_pj_per_bit),
                           extra_pj={})
     unit_share = nch * pim.units_per_channel * pim.config.mac.lanes * pim.config.mac.clock_hz
-    res = GemvResult(rows=int(rows), cols=int(cols), dtype=dtype, channels=nch, cycles=int(end),
-                     time_s=end * pim.tck_s, commands=cmd_counts, energy=energy,
-                     macs=int(rows) * int(cols), peak_macs_per_s=unit_share)
-    if memo:
-        _MEMO[key] = res
-    return res
+    return GemvResult(rows=rows, cols=cols, dtype=dtype, channels=nch, cycles=int(end),
+                      time_s=end * pim.tck_s, commands=cmd_counts, energy=energy,
+                      macs=rows * cols, peak_macs_per_s=unit_share)
 
 
-def gemv_command_log(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
-                     channels: Optional[int] = None, engine: str = "numba"):
-    """Issued-command log of a GEMV (all channels) for :func:`archsim.dram.checker.check_log`."""
+def streams_log(pim: PimSpec, dtype: str, streams, engine: str = "numba"):
+    """Issued-command log of one stream per channel, as a :class:`CommandLog` for the checker."""
     from .controller import CommandLog
-    pim = load_pim(pim)
-    dtype = dtype or pim.config.mac.dtype
-    nch = pim.n_channels if channels is None else int(channels)
-    _seg, macs, wrgb, rdmac, per_ch = gemv_layout(pim, rows, cols, dtype, nch)
     parts = []
-    for c, rc in enumerate(per_ch):
-        _cyc, _cnt, lg = run_stream(pim, dtype, *gemv_stream(pim, rc, macs, wrgb, rdmac),
-                                    log=True, engine=engine)
+    for c, st in enumerate(streams):
+        _cyc, _cnt, lg = run_stream(pim, dtype, *st, log=True, engine=engine)
         parts.append(np.column_stack([lg, np.full(len(lg), c, np.int64)]))
     a = np.concatenate(parts)
     return CommandLog(cycle=a[:, 0], command=a[:, 1], channel=a[:, 8], rank=a[:, 2],
                       bank_group=a[:, 3], bank=a[:, 4], row=a[:, 5], column=a[:, 6],
                       request=a[:, 7])
+
+
+def gemv_command_log(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
+                     channels: Optional[int] = None, engine: str = "numba"):
+    """Issued-command log of a GEMV (all channels) for :func:`archsim.dram.checker.check_log`."""
+    pim = load_pim(pim)
+    dtype = dtype or pim.config.mac.dtype
+    nch = pim.n_channels if channels is None else int(channels)
+    _seg, macs, wrgb, rdmac, per_ch = gemv_layout(pim, rows, cols, dtype, nch)
+    return streams_log(pim, dtype, [gemv_stream(pim, rc, macs, wrgb, rdmac) for rc in per_ch],
+                       engine)

@@ -114,3 +114,41 @@ def test_bad_pim_config(tmp_path):
     assert ei.value.key == "mac.clock" and ei.value.line == 3
     with pytest.raises(ConfigError, match="dtype"):
         simulate_gemv("gddr6-aim", 10, 10, "int3")
+
+
+def test_organisation_override_in_the_pim_config(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("extends: gddr6-aim\norganization:\n  channels: 8\n  source: test\n")
+    p = load_pim(str(f))
+    assert p.n_channels == 8 and load_pim("gddr6-aim").n_channels == 2
+    assert p.dram.timings == load_pim("gddr6-aim").dram.timings
+    assert p.peak_flops == pytest.approx(4 * load_pim("gddr6-aim").peak_flops)
+    f.write_text("extends: gddr6-aim\norganization:\n  channels: 3\n  source: test\n")
+    with pytest.raises(ConfigError) as ei:
+        load_pim(str(f))
+    assert ei.value.key == "organization.channels" and ei.value.line == 3
+    f.write_text("extends: gddr6-aim\norganization:\n  banks: 8\n  source: test\n")
+    with pytest.raises(ConfigError) as ei:
+        load_pim(str(f))
+    assert "banks" in ei.value.key
+
+
+def test_macab_energy_parameter_and_idd4r_default(tmp_path):
+    aim = load_pim("gddr6-aim")
+    base = aim.energy_table("bf16")
+    assert base.per_command_pj["MACAB"] == pytest.approx(1310.0)  # CENT's MAC16
+    # without the parameter: every bank's column read priced as a full read (IDD4R) + lane MACs
+    att = load_pim("hbm3-attacc")
+    t = att.energy_table("fp16")
+    from archsim.dram.energy import energy_table
+    rd = energy_table(att.dram).per_command_pj["RD"]
+    assert t.per_command_pj["MACAB"] == pytest.approx(
+        att.banks_per_rank * rd + att.units_per_channel * 16 * t.mac_pj)
+    f = tmp_path / "p.yaml"
+    f.write_text("extends: hbm3-attacc\nmac:\n  macab_energy: \"3 nJ\"\n")
+    with pytest.raises(ConfigError, match="source"):
+        load_pim(str(f))
+    f.write_text("extends: gddr6-aim\nmac:\n  macab_energy: \"10 pJ\"\n  macab_energy_source: x\n")
+    with pytest.raises(ConfigError) as ei:
+        load_pim(str(f))
+    assert ei.value.key == "mac.macab_energy" and ei.value.line == 3

@@ -1,0 +1,309 @@
+"""PIM configuration: MAC units, global buffer, PIM timings, organisation override, energy.
+
+A PIM YAML file (``archsim/presets/pim/*.yaml``) names a DRAM spec (``dram:``) and adds the MAC
+units (``mac:``), the per-channel global buffer, the PIM command timings (``timing:``) and, when
+the PIM system differs from one DRAM part, an ``organization:`` override (e.g. ``channels: 8``
+for PIM-GPT's 8 channels). The DRAM spec is re-loaded with the override merged in (``extends``),
+so its timings and currents stay those of the named spec. Every error names file, line and key.
+
+Energy (:meth:`PimSpec.energy_table`): ACTAB = banks x ACT, WRGB = WR, RDMAC = RD from the DRAM
+core's IDD table. A MACAB is every bank's internal column read plus every unit's lane MACs. By
+default the column read is priced as a full read (IDD4R, :mod:`archsim.dram.energy`), an upper
+bound: IDD4R includes the path to the pins. ``mac.macab_energy`` (with ``macab_energy_source``)
+sets the energy of the whole all-bank MAC command instead (column reads + lane MACs, all banks of
+a channel); the column-read part is then ``macab_energy`` minus the lane MACs.
+
+The PIM timing rules are in :data:`PIM_RULES` (see :mod:`archsim.dram.pim`).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal, Optional
+
+from ..config.presets import list_presets, load_preset
+from ..config.schema import from_located, param, quantity
+from ..config.yamlio import Located, load_file
+from ..errors import ConfigError
+from .energy import EnergyTable, energy_table
+from .constraints import ConstraintTables
+from .spec import TimingValue, load_spec
+from .standards import evaluate_rules
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+
+PIM_RULES = (
+    ("rank", ("PREA",), ("ACTAB",), ("nRPab",), 0),
+    ("rank", ("REFab",), ("ACTAB",), ("nRFC",), 0),
+    ("rank", ("ACTAB",), ("REFab",), ("nRC",), 0),
+    ("rank", ("ACTAB",), ("ACTAB",), ("nRC_AB",), 0),
+    ("rank", ("ACTAB",), ("MACAB",), ("nRCD_AB",), 0),
+    ("rank", ("ACTAB",), ("PREA",), ("nRAS",), 0),
+    ("rank", ("MACAB",), ("MACAB",), ("nCCD_AB_eff",), 0),
+    ("rank", ("MACAB",), ("PREA",), ("nRTP",), 0),
+    ("rank", ("MACAB",), ("RDMAC",), ("nMAC_RD",), 0),
+    ("rank", ("RDMAC",), ("MACAB",), ("nCCD_L",), 0),
+    ("channel", ("WRGB",), ("MACAB",), ("nWRGB_MAC",), 0),
+    ("channel", ("WRGB",), ("WRGB",), ("nBL",), 0),
+    ("channel", ("RDMAC",), ("RDMAC",), ("nBL",), 0),
+    ("channel", ("RDMAC",), ("WRGB",), ("nCL", "nBL", "nTA", "-nCWL"), 0),
+    ("channel", ("WRGB",), ("RDMAC",), ("nCWL", "nBL", "nWTR_S"), 0),
+    ("rank", ("RDMAC",), ("PREA",), ("nRTP",), 0),
+)
+
+
+@dataclass(frozen=True)
+class MacUnits:
+    """The MAC units: where they sit, how wide, what type, how fast."""
+
+    unit_level: Literal["bank", "bank_pair", "bank_group"] = param()
+    lanes: int = param(min=1)
+    dtype: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = param()
+    clock_hz: float = quantity("frequency", min=0, min_exclusive=True)
+    mac_energy_j_per_flop: float = quantity("energy_per_flop", min=0,
+                                            doc="energy of one lane MAC (write as pJ/MAC)")
+    source: str = param()
+    result_bytes: int = param(default=4, min=1, doc="bytes per unit result register read out")
+    macab_energy_j: Optional[float] = quantity(
+        "energy", default=None, min=0,
+        doc="energy of one all-bank MAC command (all banks of a channel: column reads + lane "
+        "MACs); default: every bank's column read priced as a full DRAM read (IDD4R)")
+    macab_energy_source: Optional[str] = param(default=None)
+
+    def validate(self):
+        if (self.macab_energy_j is None) != (self.macab_energy_source is None):
+            return (("macab_energy_source",), "macab_energy and macab_energy_source go together "
+                    "(every energy figure carries its source)")
+        return None
+
+
+@dataclass(frozen=True)
+class PimTiming:
+    """PIM command timings in DRAM cycles (or durations, converted with ceil(t/tCK))."""
+
+    nRCD_AB: TimingValue = param(doc="ACTAB to MACAB")
+    nCCD_AB: TimingValue = param(doc="MACAB to MACAB (power-limited variants use more)")
+    nMAC_RD: TimingValue = param(doc="MACAB to RDMAC (MAC pipeline)")
+    nWRGB_MAC: TimingValue = param(doc="WRGB to MACAB")
+    source: str = param()
+    nRC_AB: Optional[TimingValue] = param(default=None, doc="ACTAB to ACTAB (default nRC)")
+
+
+@dataclass(frozen=True)
+class PimOrganization:
+    """Overrides of the organisation of the DRAM spec a PIM config names."""
+
+    source: str = param()
+    channels: Optional[int] = param(default=None, min=1, doc="channels working in parallel")
+
+    def validate(self):
+        c = self.channels
+        if c is not None and c & (c - 1):
+            return (("channels",), f"{c} is not a power of two (address mapping needs bit fields)")
+        return None
+
+
+@dataclass(frozen=True)
+class PimConfig:
+    """A PIM YAML file: the DRAM part, the MAC units, the buffer and the PIM timings."""
+
+    _preset_category = "pim"
+
+    name: str = param()
+    source: str = param()
+    dram: str = param(doc="DRAM spec preset name or .yaml path (relative to this file)")
+    mac: MacUnits = param()
+    global_buffer_bytes: float = quantity("size", min=1)
+    timing: PimTiming = param()
+    refresh: bool = param(default=True, doc="insert all-bank refresh every nREFI")
+    organization: Optional[PimOrganization] = param(default=None)
+    notes: Optional[str] = param(default=None)
+
+
+@dataclass(frozen=True)
+class PimSpec:
+    """A loaded PIM configuration with its DRAM spec (no side effects, immutable)."""
+
+    config: PimConfig
+    dram: object = field(compare=False)
+
+    # --- what the checker and kernels need (same names as DramSpec) -----------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def org(self):
+        return self.dram.org
+
+    def with_channels(self, channels: int, source: str) -> "PimSpec":
+        """A copy on ``channels`` channels (the DRAM spec re-loaded with the override)."""
+        org = PimOrganization(source=source, channels=int(channels))
+        return PimSpec(self.config, with_organization(self.dram, self.config.dram, org))
+
+    @property
+    def tck_s(self) -> float:
+        return self.dram.tck_s
+
+    @property
+    def n_channels(self) -> int:
+        return self.dram.n_channels
+
+    @property
+    def banks_per_rank(self) -> int:
+        return self.dram.banks_per_rank
+
+    @property
+    def banks_per_unit(self) -> int:
+        lv = self.config.mac.unit_level
+        return {"bank": 1, "bank_pair": 2, "bank_group": self.org.banks_per_group}[lv]
+
+    @property
+    def units_per_channel(self) -> int:
+        return self.banks_per_rank // self.banks_per_unit
+
+    @property
+    def peak_macs_per_s(self) -> float:
+        m = self.config.mac
+        return self.n_channels * self.units_per_channel * m.lanes * m.clock_hz
+
+    @property
+    def peak_flops(self) -> float:
+        """2 FLOP per MAC x lanes x units x channels x MAC clock."""
+        return 2.0 * self.peak_macs_per_s
+
+    @cached_property
+    def key(self) -> str:
+        """A stable identity for memoization (the whole validated config)."""
+        return repr(self.config) + repr(self.dram.config)
+
+    def timings_for(self, dtype: str) -> dict:
+        t = dict(self.dram.timings)
+        pt = self.config.timing
+        for name in ("nRCD_AB", "nCCD_AB", "nMAC_RD", "nWRGB_MAC", "nRC_AB"):
+            v = getattr(pt, name)
+            if v is not None:
+                t[name] = v.to_cycles(self.tck_s)
+        t.setdefault("nRC_AB", t["nRC"])
+        # the MAC units' own rate: one access holds access_bytes/dtype elements for `lanes` lanes
+        m = self.config.mac
+        elems = self.org.access_bytes // DTYPE_BYTES[dtype]
+        mac_s = math.ceil(elems / m.lanes) / m.clock_hz
+        t["nCCD_AB_eff"] = max(t["nCCD_AB"], math.ceil(mac_s / self.tck_s - 1e-9))
+        return t
+
+    @cached_property
+    def _per_dtype(self) -> dict:
+        return {}
+
+    def constraints_for(self, dtype: str):
+        hit = self._per_dtype.get(dtype)
+        if hit is None:
+            t = self.timings_for(dtype)
+            cons = tuple(self.dram.constraints) + evaluate_rules(PIM_RULES, t)
+            hit = (t, cons, ConstraintTables.build(cons))
+            self._per_dtype[dtype] = hit
+        return hit
+
+    # checker interface for the default dtype
+    @property
+    def timings(self) -> dict:
+        return self.constraints_for(self.config.mac.dtype)[0]
+
+    @property
+    def constraints(self) -> tuple:
+        return self.constraints_for(self.config.mac.dtype)[1]
+
+    def energy_table(self, dtype: str) -> EnergyTable:
+        """Per-command energy (pJ) of the all-bank commands, from the DRAM IDD table."""
+        base = energy_table(self.dram)
+        nb = self.banks_per_rank
+        per = dict(base.per_command_pj)
+        elems = self.org.access_bytes // DTYPE_BYTES[dtype]
+        mac_pj = self.config.mac.mac_energy_j_per_flop * 2 * 1e12  # per MAC
+        per["ACTAB"] = nb * base.per_command_pj["ACT"]
+        # every bank reads one access internally (core read energy, no I/O), every unit MACs
+        lanes_pj = self.units_per_channel * elems * mac_pj
+        macab = self.config.mac.macab_energy_j
+        per["MACAB"] = nb * base.per_command_pj["RD"] + lanes_pj if macab is None else macab * 1e12
+        per["WRGB"] = base.per_command_pj["WR"]
+        per["RDMAC"] = base.per_command_pj["RD"]
+        return EnergyTable(per, base.act_standby_pj_per_cycle, base.pre_standby_pj_per_cycle,
+                           base.io_pj_per_bit, base.bits_per_access, mac_pj)
+
+
+def load_pim(pim) -> PimSpec:
+    """Load a PIM config from a preset name (``archsim/presets/pim``), a YAML path or data."""
+    if isinstance(pim, PimSpec):
+        return pim
+    if isinstance(pim, Located):
+        loc = pim
+    else:
+        s = os.fspath(pim)
+        if s.endswith((".yaml", ".yml")) or "/" in s or os.sep in s:
+            loc = load_file(s)
+        else:
+            try:
+                loc = load_preset("pim", s)
+            except KeyError:
+                raise ConfigError(f"unknown PIM config {s!r}; available: "
+                                  + ", ".join(list_presets("pim"))) from None
+    cfg = from_located(PimConfig, loc)
+    d = cfg.dram
+    if d.endswith((".yaml", ".yml")) and not os.path.isabs(d):
+        if not loc.file or loc.file.startswith("<"):
+            raise ConfigError(f"cannot resolve relative DRAM path {d!r} from a preset", key="dram")
+        d = os.path.join(os.path.dirname(loc.file), d)
+    try:
+        dram = load_spec(d)
+        dram = with_organization(dram, d, cfg.organization, loc)
+    except ConfigError as exc:
+        file, line = loc.where(("dram",))
+        raise ConfigError(f"DRAM spec {cfg.dram!r}: {exc}", file=file, line=line,
+                          key="dram") from None
+    if dram.org.ranks != 1:
+        file, line = loc.where(("dram",))
+        raise ConfigError("PIM needs a DRAM spec with ranks: 1", file=file, line=line, key="dram")
+    spec = PimSpec(cfg, dram)
+    if spec.banks_per_rank % spec.banks_per_unit:
+        raise ConfigError("banks per channel must be a multiple of banks per unit",
+                          file=loc.file, key="mac.unit_level")
+    check_macab_energy(spec, loc)
+    return spec
+
+
+def with_organization(dram, ref: str, org: Optional[PimOrganization], loc=None):
+    """``dram`` re-loaded with the organisation override ``org`` merged in (via ``extends``)."""
+    if org is None or org.channels is None or org.channels == dram.org.channels:
+        return dram
+    import yaml
+
+    from ..config.yamlio import load_text
+    data = {"extends": os.path.abspath(ref) if ref.endswith((".yaml", ".yml")) else ref,
+            "organization": {"channels": int(org.channels),
+                             "source": f"{dram.config.organization.source}; "
+                                       f"channels: {org.source}"}}
+    where = f"<organization override of {loc.file if loc is not None else 'a PIM config'}>"
+    return load_spec(load_text(yaml.safe_dump(data), where))
+
+
+def check_macab_energy(spec: PimSpec, loc=None) -> None:
+    """``mac.macab_energy`` must cover at least the lane MACs of the command."""
+    m = spec.config.mac
+    if m.macab_energy_j is None:
+        return
+    elems = spec.org.access_bytes // DTYPE_BYTES[m.dtype]
+    lanes_j = spec.units_per_channel * elems * m.mac_energy_j_per_flop * 2
+    if m.macab_energy_j < lanes_j * (1 - 1e-12):
+        file, line = loc.where(("mac", "macab_energy")) if loc is not None else (None, None)
+        raise ConfigError(f"macab_energy {m.macab_energy_j * 1e12:g} pJ is below the lane MACs "
+                          f"alone ({lanes_j * 1e12:g} pJ = units x elements x mac_energy)",
+                          file=file, line=line, key="mac.macab_energy")
+
+
+def list_pims() -> list:
+    return list_presets("pim")
+
+
