@@ -19,14 +19,17 @@ Op -> GEMV mapping (``B`` sequences, ``T`` query positions, ``H`` query heads, `
 * ``attention_context``: ``B T H`` GEMVs with ``rows = d``, ``cols = C``: the V cache stored
   column-major (``V^T``, one head dimension per matrix row), times the probabilities ``p_h``.
 
-Heads run one after another, each over all channels and banks (matrix rows dealt round-robin
-to channel and bank by the DRAM core). Each head has its own input vector, so the global buffer
-is rewritten per head (a WRGB burst per head). Query heads that share a KV head (GQA) each run
-their own GEMV over the shared K/V rows: the MAC units hold one input vector at a time. The
-command stream of :func:`~archsim.dram.pim.simulate_gemv` activates and precharges a DRAM row
-per group of matrix rows and per GEMV, so several heads packed in one DRAM row (PIM-GPT's head
-concatenation) save capacity but are charged one activation per head here: an upper bound on
-ACT/PRE for attention (see ``docs/pim_gpt.md``).
+Attention mapping (``attention_mapping``):
+
+* ``concat_heads`` (PIM-GPT's head concatenation): the scores of all heads of one query position
+  are one multi-head stream (:func:`archsim.dram.pim_attention.simulate_scores_concat`): the keys
+  of several heads of a token share one DRAM row, so one ACTAB serves them all, with an RDMAC
+  per head. ``B T`` such streams per op. The context keeps one GEMV per head (V is column-major;
+  a row is already full with one head's tokens, see that module). If a head does not fit a
+  row, the scores fall back to the per-head GEMVs.
+* ``per_head``: every head its own GEMV (own WRGB burst, own ACTAB/PREA per row), over all
+  channels and banks; an upper bound on attention ACT/PRE, kept for comparison. Query heads
+  that share a KV head (GQA) each run their own GEMV over the shared rows.
 
 Datatypes: the simulation uses the MAC units' dtype; ``dtype_aliases`` maps other op dtypes of
 the same width onto it (PIM-GPT computes in bf16; fp16 workloads are priced as bf16, since the
@@ -77,6 +80,10 @@ class PimDeviceConfig:
     dtype_aliases: dict[str, str] = param(default_factory=dict,
                                           doc="op dtype -> dtype it is simulated as")
     dtype_source: Optional[str] = param(default=None)
+    attention_mapping: Literal["concat_heads", "per_head"] = param(
+        default="per_head", doc="attention scores: heads concatenated in DRAM rows, or one GEMV "
+        "per head (module docstring)")
+    attention_mapping_source: Optional[str] = param(default=None)
     cost: DeviceCost = param(default_factory=DeviceCost)
 
     def validate(self):
@@ -97,29 +104,21 @@ class PimDeviceConfig:
 def build_pim_spec(cfg: PimDeviceConfig):
     """The :class:`~archsim.dram.pim.PimSpec` of a device config, organisation overrides applied.
 
-    The DRAM spec the PIM preset names is re-loaded with ``organization.channels`` merged in
-    (via ``extends``), so timing and energy stay those of the preset.
+    A channel count is best set in the PIM config itself (``organization:`` there); the device's
+    ``organization.channels`` re-loads the DRAM spec the PIM preset names with the channel count
+    merged in (via ``extends``), so timing and energy stay those of the preset.
     """
-    import yaml
-
-    from ..config.yamlio import load_text
-    from ..dram.pim import PimSpec, load_pim
-    from ..dram.spec import load_spec
+    from ..dram.pim import load_pim
     spec = load_pim(cfg.pim)
     org = cfg.organization
     if org is None or org.channels is None or org.channels == spec.n_channels:
         return spec
-    base = spec.config.dram
-    if base.endswith((".yaml", ".yml")):
+    if spec.config.dram.endswith((".yaml", ".yml")):
         raise ConfigError(f"PIM device {cfg.name!r}: organization overrides need the PIM "
-                          f"preset to name its DRAM spec by preset name, not {base!r}",
+                          f"preset to name its DRAM spec by preset name, not "
+                          f"{spec.config.dram!r} (or set organization in the PIM config)",
                           key="organization")
-    data = {"extends": base,
-            "organization": {"channels": int(org.channels),
-                             "source": f"{spec.dram.config.organization.source}; "
-                                       f"channels: {org.source}"}}
-    dram = load_spec(load_text(yaml.safe_dump(data), f"<pim device {cfg.name} organization>"))
-    return PimSpec(spec.config, dram)
+    return spec.with_channels(org.channels, org.source)
 
 
 @register_device
@@ -168,8 +167,24 @@ class Pim(Device):
         n = int(s["batch"]) * int(s["q_len"]) * int(s["heads"])
         C, d = int(s["kv_len"]), int(s["head_dim"])
         if op.kind is OpKind.ATTENTION_SCORE:
+            if self._concat(op) is not None:
+                # one multi-head stream per query position: rows = tokens x heads
+                return [(n // int(s["heads"]), C * int(s["heads"]), d)]
             return [(n, C, d)]
         return [(n, d, C)]
+
+    def _concat(self, op: Op):
+        """The multi-head score result of ``op`` under ``concat_heads``, else ``None``."""
+        if self.config.attention_mapping != "concat_heads" or \
+                op.kind is not OpKind.ATTENTION_SCORE:
+            return None
+        from ..dram.pim_attention import simulate_scores_concat
+        s = op.shape
+        H, Hkv = int(s["heads"]), int(s.get("kv_heads", s["heads"]))
+        if H % Hkv:
+            return None
+        return simulate_scores_concat(self.spec, int(s["kv_len"]), int(s["head_dim"]), Hkv,
+                                      H // Hkv, self.sim_dtype(op))
 
     def simulate(self, rows: int, cols: int, dtype: str, *, memo: bool = True):
         """One GEMV on all channels (:func:`~archsim.dram.pim.simulate_gemv`)."""
@@ -194,10 +209,11 @@ class Pim(Device):
         dtype = self.sim_dtype(op)
         cycles = 0
         actions: dict = {}
+        concat = self._concat(op)
         for count, rows, cols in self.gemvs(op):
             if count <= 0:
                 continue
-            res = self.simulate(rows, cols, dtype)
+            res = concat if concat is not None else self.simulate(rows, cols, dtype)
             cycles += count * res.cycles
             for a, v in self.gemv_actions(res).items():
                 actions[a] = actions.get(a, 0.0) + count * v

@@ -19,6 +19,12 @@ def pim():
     return Pim("pim", cfg)
 
 
+@pytest.fixture(scope="module")
+def pim_per_head(pim):
+    import dataclasses
+    return Pim("pim", dataclasses.replace(pim.config, attention_mapping="per_head"))
+
+
 def test_organisation_is_pim_gpt(pim):
     s = pim.spec
     assert s.n_channels == 8 and s.units_per_channel == 16 and s.banks_per_rank == 16
@@ -65,7 +71,8 @@ def test_gemm_rows_run_one_after_another(pim):
 
 
 @pytest.mark.parametrize("kv_heads", [12, 4, 1])
-def test_attention_mapping_per_head(pim, kv_heads):
+def test_attention_mapping_per_head(pim_per_head, kv_heads):
+    pim = pim_per_head
     sc = attention(0, "s", OpKind.ATTENTION_SCORE, 0, 2, 12, kv_heads, 1, 300, 64, "fp16",
                    "fp16", ())
     cx = attention(0, "c", OpKind.ATTENTION_CONTEXT, 0, 2, 12, kv_heads, 1, 300, 64, "fp16",
@@ -137,3 +144,33 @@ def test_accepts_only_pim_kinds(write):
     p = write("hw.yaml", "name: x\ndevices:\n  pim: {extends: pim_gpt_dram, accepts: [softmax]}\n")
     with pytest.raises(ConfigError, match="accepts"):
         load_hardware(p)
+
+
+@pytest.mark.parametrize("kv_heads", [12, 4])
+def test_concat_heads_mapping_for_scores(pim, pim_per_head, kv_heads):
+    from archsim.dram.pim_attention import simulate_scores_concat
+    assert pim.config.attention_mapping == "concat_heads"  # PIM-GPT preset default
+    sc = attention(0, "s", OpKind.ATTENTION_SCORE, 0, 2, 12, kv_heads, 1, 300, 64, "fp16",
+                   "fp16", ())
+    cx = attention(0, "c", OpKind.ATTENTION_CONTEXT, 0, 2, 12, kv_heads, 1, 300, 64, "fp16",
+                   "fp16", ())
+    # one multi-head stream per sequence; the context keeps one GEMV per head
+    assert pim.gemvs(sc) == [(2, 3600, 64)]
+    assert pim.op_cost(cx) == pim_per_head.op_cost(cx)
+    res = simulate_scores_concat(pim.spec, 300, 64, kv_heads, 12 // kv_heads, "bf16")
+    cat, old = pim.op_cost(sc), pim_per_head.op_cost(sc)
+    assert cat.duration_ps == math.ceil(2 * res.cycles * 500 - 1e-6)
+    assert cat.actions["cmd.MACAB"] == old.actions["cmd.MACAB"]
+    assert cat.actions["cmd.ACTAB"] < old.actions["cmd.ACTAB"]
+    assert cat.duration_ps < old.duration_ps
+    assert cat.actions["macs_useful"] == old.actions["macs_useful"] == 2 * 12 * 300 * 64
+    # energy as counts x table still reproduces the core's energy
+    acts = pim.gemv_actions(res)
+    table = pim.energy_table()
+    priced = sum(n * table[a] for a, n in acts.items() if a in table)
+    assert priced + pim.static_power_w() * res.time_s * 1e12 == \
+        pytest.approx(res.energy.total_pj, rel=1e-12)
+
+
+def test_organisation_set_in_the_pim_config_not_the_device(pim):
+    assert pim.config.organization is None and pim.spec.config.organization.channels == 8
