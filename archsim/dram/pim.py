@@ -157,6 +157,19 @@ def clear_memo() -> None:
     _MEMO.clear()
 
 
+def resolve_call(pim, dtype, channels) -> tuple:
+    """``(PimSpec, dtype, channel count)`` for a kernel call, with the defaults filled in and
+    checked: the MAC units' dtype, all of the device's channels."""
+    pim = load_pim(pim)
+    dtype = dtype or pim.config.mac.dtype
+    if dtype not in DTYPE_BYTES:
+        raise ConfigError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
+    nch = pim.n_channels if channels is None else int(channels)
+    if not 1 <= nch <= pim.n_channels:
+        raise ConfigError(f"channels must be 1..{pim.n_channels}, got {channels}")
+    return pim, dtype, nch
+
+
 def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
                   channels: Optional[int] = None, memo: bool = True,
                   engine: str = "numba") -> GemvResult:
@@ -181,13 +194,7 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
     -------
     GemvResult
     """
-    pim = load_pim(pim)
-    dtype = dtype or pim.config.mac.dtype
-    if dtype not in DTYPE_BYTES:
-        raise ConfigError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
-    nch = pim.n_channels if channels is None else int(channels)
-    if not 1 <= nch <= pim.n_channels:
-        raise ConfigError(f"channels must be 1..{pim.n_channels}, got {channels}")
+    pim, dtype, nch = resolve_call(pim, dtype, channels)
     if rows < 1 or cols < 1:
         raise ConfigError(f"matrix shape must be positive, got {rows} x {cols}")
     key = (pim.key, int(rows), int(cols), dtype, nch)

@@ -54,8 +54,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import ConfigError
-from .pim import DTYPE_BYTES, GemvResult, PimSpec, load_pim, make_result, run_stream, \
-    streams_log
+from .pim import (DTYPE_BYTES, GemvResult, PimSpec, make_result, resolve_call, run_stream,
+                  streams_log)
 from .standards import CMD, NCMD
 
 _MEMO: dict = {}
@@ -131,13 +131,7 @@ def head_stream(pim: PimSpec, lay: HeadLayout, tokens: int, dtype: str):
 
 
 def _prepare(pim, kv_len, head_dim, kv_heads, q_per_kv, dtype, channels):
-    pim = load_pim(pim)
-    dtype = dtype or pim.config.mac.dtype
-    if dtype not in DTYPE_BYTES:
-        raise ConfigError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
-    nch = pim.n_channels if channels is None else int(channels)
-    if not 1 <= nch <= pim.n_channels:
-        raise ConfigError(f"channels must be 1..{pim.n_channels}, got {channels}")
+    pim, dtype, nch = resolve_call(pim, dtype, channels)
     if min(kv_len, head_dim, kv_heads, q_per_kv) < 1:
         raise ConfigError("kv_len, head_dim, kv_heads and q_per_kv must be positive, got "
                           f"{kv_len}, {head_dim}, {kv_heads}, {q_per_kv}")

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from archsim.dram import load_spec
 
 STANDARDS = ["hbm2", "hbm3", "gddr6", "lpddr5"]
 
