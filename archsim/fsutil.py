@@ -40,3 +40,29 @@ def write_atomic(path, data) -> None:
             data = data.encode("utf-8")
         with open(tmp, "wb") as fh:
             fh.write(data)
+
+
+def read_json(path, what: str, expected: str = ""):
+    """Read a JSON file, gzip-compressed or not, as a :class:`~archsim.errors.TraceError` on
+    failure (``what`` names the file kind in messages; ``expected`` is appended to a JSON error).
+    """
+    import gzip
+    import json
+
+    from .errors import TraceError
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise TraceError(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
+    try:
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return json.loads(raw)
+    except (OSError, EOFError) as exc:
+        raise TraceError(f"corrupt gzip data: {exc}", file=path) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        tail = f" ({expected})" if expected else ""
+        raise TraceError(f"not valid JSON: {getattr(exc, 'msg', exc)}{tail}", file=path,
+                         line=getattr(exc, "lineno", None)) from None

@@ -18,13 +18,13 @@ Times in Kineto files are microseconds; archsim traces store nanoseconds.
 from __future__ import annotations
 
 import bisect
-import gzip
 import json
 import os
 import re
 from collections import defaultdict
 from dataclasses import replace
 
+from ..fsutil import read_json
 from ..errors import ArchsimError, TraceError
 from ..reference import ANNOTATION_PREFIX, STEP_PREFIX
 from ..trace.generate import generate_trace
@@ -41,22 +41,7 @@ WORKLOAD_KEY = "archsim_workload"
 
 def read_kineto(path) -> dict:
     """Read a Chrome trace (plain or gzip JSON) and check its top level."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise TraceError(f"cannot read Kineto trace: {exc.strerror or exc}", file=path) from None
-    try:
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        doc = json.loads(raw)
-    except (OSError, EOFError) as exc:
-        raise TraceError(f"corrupt gzip data: {exc}", file=path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TraceError(f"not valid JSON: {getattr(exc, 'msg', exc)} (expected a torch.profiler "
-                         "Chrome trace)", file=path, line=getattr(exc, "lineno", None)) from None
-    return doc
+    return read_json(path, "Kineto trace", "expected a torch.profiler Chrome trace")
 
 
 def parse_aliases(items) -> list:

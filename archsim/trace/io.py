@@ -11,7 +11,7 @@ import json
 import os
 
 from ..errors import TraceError
-from ..fsutil import write_atomic
+from ..fsutil import read_json, write_atomic
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, Op, OpKind, Phase, Step, Trace
 
 _OP_INT = ("flops", "bytes_read", "bytes_written", "weight_bytes", "kv_bytes")
@@ -180,19 +180,5 @@ def trace_from_dict(data, file=None) -> Trace:
 def load_trace(path) -> Trace:
     """Read and validate a trace file (JSON, or gzip JSON)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise TraceError(f"cannot read trace: {exc.strerror or exc}", file=path) from None
-    try:
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        data = json.loads(raw)
-    except (OSError, EOFError) as exc:
-        raise TraceError(f"corrupt gzip data: {exc}", file=path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise TraceError(f"not valid JSON: {getattr(exc, 'msg', exc)}", file=path,
-                         line=line) from None
+    data = read_json(path, "trace")
     return trace_from_dict(data, file=path)
