@@ -27,6 +27,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     from archsim.devices import pim as pim_mod
+    from archsim.dram import pim_attention
     from archsim.dram.pim import clear_memo
     from archsim.engine.simulator import Simulator
     from archsim.hardware import load_hardware
@@ -52,9 +53,21 @@ def main(argv=None) -> None:
             gemv["s"] += time.perf_counter() - t
             gemv["n"] += 1
 
+    orig_concat = pim_mod.Pim._concat
+
+    def timed_concat(self, op):
+        t = time.perf_counter()
+        try:
+            return orig_concat(self, op)
+        finally:
+            gemv["s"] += time.perf_counter() - t
+            gemv["n"] += 1
+
     pim_mod.Pim.simulate = timed
+    pim_mod.Pim._concat = timed_concat
     try:
         clear_memo()
+        pim_attention.clear_memo()
         t0 = time.perf_counter()
         trace = generate_trace(w)
         t_trace = time.perf_counter() - t0
@@ -72,12 +85,13 @@ def main(argv=None) -> None:
         t_warm = time.perf_counter() - t0
     finally:
         pim_mod.Pim.simulate = orig
+        pim_mod.Pim._concat = orig_concat
 
     print(f"GPT-2 XL, {args.tokens} tokens on pim_gpt ({trace.num_ops} ops, "
           f"{res.latency_s / res.tokens * 1e3:.3f} ms/token simulated)")
     print(f"trace generation          {t_trace:8.2f} s")
-    print(f"cold run (memo empty)     {t_cold:8.2f} s   of which GEMV simulation "
-          f"{cold_gemv['s']:.2f} s ({cold_gemv['n']} calls)")
+    print(f"cold run (memo empty)     {t_cold:8.2f} s   of which PIM kernel simulation "
+          f"{cold_gemv['s']:.2f} s ({cold_gemv['n']} GEMV / multi-head calls)")
     print(f"cold total                {t_trace + t_cold:8.2f} s")
     print(f"warm run (memo full)      {t_warm:8.2f} s")
     if prof:
