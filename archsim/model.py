@@ -43,13 +43,10 @@ class ModelSpec:
     @classmethod
     def __archsim_build__(cls, value, ctx):
         """A model is a preset name, or a mapping (which may ``extends`` a preset)."""
+        from .config.presets import preset_reference
         from .config.schema import build
-        if isinstance(value, str):
-            value = {"extends": value}
-            ctx.located.locs.setdefault(ctx.path + ("extends",), ctx.located.where(ctx.path))
-        elif not isinstance(value, dict):
-            raise ctx.error(f"expected a model preset name (archsim list models) or a mapping, "
-                            f"got {value!r}")
+        value = preset_reference(value, ctx, "a model preset name (archsim list models) or a "
+                                 "mapping")
         return build(cls, value, ctx)
 
     def validate(self):

@@ -137,3 +137,15 @@ def apply_overrides(located: Located, overrides) -> Located:
         node[parts[-1]] = value
         located.locs[tuple(parts)] = ("--set", None)
     return Located(data, located.file, located.locs)
+
+
+def preset_reference(value, ctx, expected: str) -> dict:
+    """A schema value that may be a bare preset name: ``NAME`` becomes ``{extends: NAME}``
+    (located where the name was written); anything but a name or a mapping is an error naming
+    ``expected``."""
+    if isinstance(value, str):
+        ctx.located.locs.setdefault(ctx.path + ("extends",), ctx.located.where(ctx.path))
+        return {"extends": value}
+    if not isinstance(value, dict):
+        raise ctx.error(f"expected {expected}, got {value!r}")
+    return value

@@ -27,13 +27,9 @@ class DeviceEntry:
 
     @classmethod
     def __archsim_build__(cls, value, ctx):
-        from ..config.presets import resolve_extends
+        from ..config.presets import preset_reference, resolve_extends
         from .base import device_class
-        if isinstance(value, str):
-            value = {"extends": value}
-            ctx.located.locs.setdefault(ctx.path + ("extends",), ctx.located.where(ctx.path))
-        if not isinstance(value, dict):
-            raise ctx.error("expected a mapping with a 'kind' (or 'extends: PRESET')")
+        value = preset_reference(value, ctx, "a device preset name or a mapping with a 'kind'")
         if "extends" in value:
             value = resolve_extends(value, ctx, "devices")
         kind = value.get("kind")

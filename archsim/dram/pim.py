@@ -120,8 +120,14 @@ def gemv_stream(pim: PimSpec, rows_in_channel: int, macs, wrgb, rdmac: int):
                                 np.full(rdmac, CMD["RDMAC"]), [CMD["PREA"]]]).astype(np.int64)
         parts_cmd.append(np.tile(block, groups))
         parts_row.append(np.repeat(np.arange(groups, dtype=np.int64) * nseg + s, len(block)))
-    cmd = np.concatenate(parts_cmd) if parts_cmd else np.zeros(0, np.int64)
-    row = np.concatenate(parts_row) if parts_row else np.zeros(0, np.int64)
+    return stream_arrays(parts_cmd, parts_row)
+
+
+def stream_arrays(cmd_parts, row_parts) -> tuple:
+    """Join command and row pieces into the ``(cmd, rank, bg, bank, row)`` arrays of an all-bank
+    stream (rank, bank group and bank are 0: every command addresses the whole channel)."""
+    cmd = np.concatenate(cmd_parts) if cmd_parts else np.zeros(0, np.int64)
+    row = np.concatenate(row_parts) if row_parts else np.zeros(0, np.int64)
     z = np.zeros(len(cmd), np.int64)
     return cmd, z, z.copy(), z.copy(), row
 

@@ -55,7 +55,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .pim import (DTYPE_BYTES, GemvResult, PimSpec, make_result, resolve_call, run_stream,
-                  streams_log)
+                  stream_arrays, streams_log)
 from .standards import CMD, NCMD
 
 _MEMO: dict = {}
@@ -124,10 +124,7 @@ def head_stream(pim: PimSpec, lay: HeadLayout, tokens: int, dtype: str):
         block = np.array([CMD["ACTAB"]] + per_vec * nvec + [CMD["PREA"]], np.int64)
         cmds.append(np.tile(block, tgroups))
         rows.append(np.repeat(np.arange(tgroups, dtype=np.int64) * G + gi, len(block)))
-    cmd = np.concatenate(cmds) if cmds else np.zeros(0, np.int64)
-    row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    z = np.zeros(len(cmd), np.int64)
-    return cmd, z, z.copy(), z.copy(), row
+    return stream_arrays(cmds, rows)
 
 
 def _prepare(pim, kv_len, head_dim, kv_heads, q_per_kv, dtype, channels):
