@@ -8,7 +8,8 @@ from typing import Literal
 
 from .config.presets import apply_overrides
 from .config.schema import from_located, param, quantity
-from .config.yamlio import Located, load_file, load_text
+from .config.presets import locate
+from .config.yamlio import Located
 from .devices.common import DeviceEntry
 from .trace.schema import Op, OpKind
 
@@ -129,11 +130,8 @@ def load_hardware(source, overrides=()) -> HardwareConfig:
     """Load a hardware config from a YAML path (or a ``dict``), applying ``--set`` overrides."""
     if isinstance(source, HardwareConfig):
         return source
-    if isinstance(source, dict):
-        import yaml
-        located = load_text(yaml.safe_dump(source, sort_keys=False), "<hardware>")
-    else:
-        located = load_file(os.fspath(source))
+    located = locate(source if isinstance(source, dict) else os.fspath(source), "hw",
+                     what="hardware config")
     located = apply_overrides(located, overrides)
     return from_located(HardwareConfig, located)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, asdict
 
-from .config.presets import apply_overrides
+from .config.presets import apply_overrides, locate
 from .config.schema import from_located, param
-from .config.yamlio import load_file, load_text
 from .dtypes import DTYPE_BITS
 from .errors import ConfigError
 from .model import ModelSpec
@@ -69,11 +68,8 @@ def load_workload(source, overrides=()) -> Workload:
         if overrides:
             raise ConfigError("overrides need a workload file, not a Workload object")
         return source
-    if isinstance(source, dict):
-        import yaml
-        located = load_text(yaml.safe_dump(source), "<workload>")
-    else:
-        located = load_file(os.fspath(source))
+    located = locate(source if isinstance(source, dict) else os.fspath(source), "workloads",
+                     what="workload")
     located = apply_overrides(located, overrides)
     return from_located(Workload, located)
 

@@ -38,17 +38,45 @@ def load_preset(category: str, name: str) -> Located:
     return load_text(res.read_text(encoding="utf-8"), f"<preset {category}/{name}.yaml>")
 
 
-def _locate_base(name, ctx_file, category):
+def is_path(name: str) -> bool:
+    """Whether a reference names a file (``.yaml``/``.yml`` or a path separator) rather than a
+    shipped preset."""
+    return name.endswith((".yaml", ".yml")) or "/" in name or os.sep in name
+
+
+def locate(source, category: str, *, relative_to: str | None = None,
+           what: str | None = None) -> Located:
+    """The one resolver for "a preset name, a path, or data" (hardware configs, workloads,
+    DRAM specs, PIM configs, ``extends`` references).
+
+    Parameters
+    ----------
+    source : str, os.PathLike, Located or dict
+        A shipped preset name of ``category`` (``archsim/presets/<category>/NAME.yaml``), a YAML
+        path, located data (returned as is) or plain data (located as ``<category>``).
+    relative_to : str, optional
+        File a relative path is relative to (the YAML file that names it). ``None``: a path as
+        the user gave it. A relative path named from inside a preset is an error.
+    what : str, optional
+        How to call the thing in errors (default: ``"<category> preset"``).
+    """
+    if isinstance(source, Located):
+        return source
+    if isinstance(source, dict):
+        return located_data(source, f"<{category}>")
+    what = what or f"{category} preset"
+    name = os.fspath(source) if isinstance(source, os.PathLike) else source
     if not isinstance(name, str) or not name:
         raise ConfigError("expected a preset name or a .yaml path")
-    if name.endswith((".yaml", ".yml")) or "/" in name or os.sep in name:
-        base_dir = os.path.dirname(ctx_file) if ctx_file and not ctx_file.startswith("<") else None
-        if base_dir is None and not os.path.isabs(name):
-            raise ConfigError(f"cannot resolve relative path {name!r} from a preset")
-        path = name if os.path.isabs(name) else os.path.join(base_dir, name)
-        if not os.path.isfile(path):
-            raise ConfigError(f"extends a missing file {name!r} (looked for {path})")
-        return load_file(path)
+    if is_path(name):
+        if relative_to is not None and not os.path.isabs(name):
+            if relative_to.startswith("<"):
+                raise ConfigError(f"cannot resolve relative path {name!r} from a preset")
+            path = os.path.join(os.path.dirname(relative_to), name)
+            if not os.path.isfile(path):
+                raise ConfigError(f"extends a missing file {name!r} (looked for {path})")
+            return load_file(path)
+        return load_file(name)
     try:
         return load_preset(category, name)
     except KeyError:
@@ -56,7 +84,15 @@ def _locate_base(name, ctx_file, category):
         close = difflib.get_close_matches(name, names, n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else \
             f"; available: {', '.join(names) or 'none'}"
-        raise ConfigError(f"unknown {category} preset {name!r}{hint}") from None
+        raise ConfigError(f"unknown {what} {name!r}{hint}") from None
+
+
+def located_data(data: dict, file: str) -> Located:
+    """Plain data (a ``dict`` given in Python) as :class:`Located`, without a YAML round trip.
+
+    Errors in such data name ``file`` (e.g. ``<hardware>``) and the key path; there are no lines.
+    """
+    return Located(deep_merge({}, data), file, {(): (file, None)})
 
 
 def deep_merge(base, over):
@@ -79,7 +115,7 @@ def resolve_extends(value: dict, ctx, category: str, _chain=()):
     ectx = ctx.child("extends")
     file, _line = ctx.located.where(ctx.path + ("extends",))
     try:
-        base = _locate_base(name, file, category)
+        base = locate(name, category, relative_to=file or "<unknown file>")
     except ConfigError as e:
         raise ectx.error(e.message) from None
     ident = base.file
