@@ -38,7 +38,7 @@ BAD = [
     (("schema",), "torch", "schema", "expected 'archsim.trace'"),
     (("version",), 99, "version", "unsupported trace version"),
     (("steps",), [], "steps", "non-empty list"),
-    (("steps", 0, "phase"), "warmup", "steps[0].phase", "expected 'prefill' or 'decode'"),
+    (("steps", 0, "phase"), "warmup", "steps[0].phase", "expected one of 'prefill', 'decode', 'mixed'"),
     (("steps", 1, "ops", 3, "kind"), "matmul", "steps[1].ops[3].kind", "unknown op kind"),
     (("steps", 1, "ops", 3, "flops"), -1, "steps[1].ops[3].flops", ">= 0"),
     (("steps", 1, "ops", 3, "flops"), "many", "steps[1].ops[3].flops", "expected an integer"),

@@ -16,9 +16,9 @@ from .schema import SCHEMA_NAME, SCHEMA_VERSION, Op, OpKind, Phase, Step, Trace
 
 _OP_INT = ("flops", "bytes_read", "bytes_written", "weight_bytes", "kv_bytes")
 _OP_KEYS = {"id", "name", "kind", "layer", "shape", "dtype", *_OP_INT, "weight_dtype", "kv_dtype",
-            "deps", "measured_ns", "measured_energy_j", "attrs"}
+            "deps", "measured_ns", "measured_energy_j", "attrs", "devices", "prior"}
 _STEP_KEYS = {"index", "phase", "batch", "new_tokens", "context_len", "ops", "measured_ns",
-              "measured_energy_j"}
+              "measured_energy_j", "tokens_out", "first_tokens", "barrier"}
 
 
 def op_to_dict(op: Op) -> dict:
@@ -34,6 +34,10 @@ def op_to_dict(op: Op) -> dict:
     d["deps"] = list(op.deps)
     if op.attrs:
         d["attrs"] = dict(op.attrs)
+    if op.devices:
+        d["devices"] = list(op.devices)
+    if op.prior:
+        d["prior"] = [list(p) for p in op.prior]
     return d
 
 
@@ -47,6 +51,11 @@ def trace_to_dict(trace: Trace) -> dict:
             sd["measured_ns"] = s.measured_ns
         if s.measured_energy_j is not None:
             sd["measured_energy_j"] = s.measured_energy_j
+        for k in ("tokens_out", "first_tokens"):
+            if getattr(s, k) is not None:
+                sd[k] = getattr(s, k)
+        if not s.barrier:
+            sd["barrier"] = False
         steps.append(sd)
     return {"schema": SCHEMA_NAME, "version": trace.version, "source": trace.source,
             "workload": trace.workload, "meta": trace.meta, "steps": steps}
@@ -95,7 +104,7 @@ class _V:
                       f"{', '.join(sorted(allowed))}")
 
 
-def _load_op(v: _V, d, path, n_before):
+def _load_op(v: _V, d, path, n_before, earlier_steps=()):
     v.keys(d, _OP_KEYS, path)
     for k in ("id", "name", "kind", "shape", "dtype", "flops", "bytes_read", "bytes_written"):
         if k not in d:
@@ -130,10 +139,29 @@ def _load_op(v: _V, d, path, n_before):
     for k in ("dtype", "weight_dtype", "kv_dtype"):
         if d.get(k) is not None and not isinstance(d[k], str):
             v.fail(f"{path}.{k}", "expected a dtype name")
+    devices = d.get("devices", [])
+    if not isinstance(devices, list) or not all(isinstance(x, str) and x for x in devices):
+        v.fail(f"{path}.devices", "expected a list of device names")
+    if len(devices) > 1 and kind is not OpKind.COLLECTIVE:
+        v.fail(f"{path}.devices", f"only a collective op runs on several devices; a {kind.value} "
+               "op names at most one")
+    prior = d.get("prior", [])
+    if not isinstance(prior, list):
+        v.fail(f"{path}.prior", "expected a list of [steps back, op id] pairs")
+    for p in prior:
+        if (not isinstance(p, list) or len(p) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in p)):
+            v.fail(f"{path}.prior", f"expected [steps back, op id] pairs, got {p!r}")
+        back, oid = p
+        if not 1 <= back <= len(earlier_steps):
+            v.fail(f"{path}.prior", f"{p}: steps back must be 1..{len(earlier_steps)}")
+        if not 0 <= oid < len(earlier_steps[-back]):
+            v.fail(f"{path}.prior", f"{p}: that step has no op {oid}")
     return Op(d["id"], d["name"], kind, layer, shape, d["dtype"], ints["flops"],
               ints["bytes_read"], ints["bytes_written"], ints["weight_bytes"], ints["kv_bytes"],
               d.get("weight_dtype"), d.get("kv_dtype"), tuple(deps),
-              v.opt_num(d, "measured_ns", path), v.opt_num(d, "measured_energy_j", path), attrs)
+              v.opt_num(d, "measured_ns", path), v.opt_num(d, "measured_energy_j", path), attrs,
+              tuple(devices), tuple(tuple(p) for p in prior))
 
 
 def trace_from_dict(data, file=None) -> Trace:
@@ -158,18 +186,30 @@ def trace_from_dict(data, file=None) -> Trace:
         try:
             phase = Phase(sd.get("phase"))
         except ValueError:
-            v.fail(f"{path}.phase", f"expected 'prefill' or 'decode', got {sd.get('phase')!r}")
+            v.fail(f"{path}.phase", "expected one of "
+                   + ", ".join(repr(p.value) for p in Phase) + f", got {sd.get('phase')!r}")
         if v.int(sd, "index", path) != i:
             v.fail(f"{path}.index", f"expected {i}")
         ops_in = sd.get("ops")
         if not isinstance(ops_in, list):
             v.fail(f"{path}.ops", "expected a list of ops")
-        ops = tuple(_load_op(v, od, f"{path}.ops[{j}]", j) for j, od in enumerate(ops_in))
-        steps.append(Step(i, phase, v.int(sd, "batch", path, min_=1),
+        earlier = [s.ops for s in steps]
+        ops = tuple(_load_op(v, od, f"{path}.ops[{j}]", j, earlier)
+                    for j, od in enumerate(ops_in))
+        batch = v.int(sd, "batch", path, min_=1)
+        counts = {k: v.int(sd, k, path) if sd.get(k) is not None else None
+                  for k in ("tokens_out", "first_tokens")}
+        if counts["first_tokens"] is not None and counts["first_tokens"] > batch:
+            v.fail(f"{path}.first_tokens", f"expected at most batch = {batch}")
+        barrier = sd.get("barrier", True)
+        if not isinstance(barrier, bool):
+            v.fail(f"{path}.barrier", f"expected true or false, got {barrier!r}")
+        steps.append(Step(i, phase, batch,
                           v.int(sd, "new_tokens", path, min_=1),
                           v.int(sd, "context_len", path, min_=1), ops,
                           v.opt_num(sd, "measured_ns", path),
-                          v.opt_num(sd, "measured_energy_j", path)))
+                          v.opt_num(sd, "measured_energy_j", path),
+                          counts["tokens_out"], counts["first_tokens"], barrier))
     workload = data.get("workload", {})
     meta = data.get("meta", {})
     if not isinstance(workload, dict) or not isinstance(meta, dict):

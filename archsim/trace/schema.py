@@ -31,9 +31,17 @@ class OpKind(str, enum.Enum):
     TRANSFER = "transfer"              # explicit copy between devices
 
 
+#: every op kind's name, in declaration order (the one list configs validate against)
+OP_KINDS = tuple(k.value for k in OpKind)
+
+
 class Phase(str, enum.Enum):
+    """What a step does for its sequences: all prefill, all decode, or a mix of both (a
+    continuous-batching iteration that prefills some sequences while decoding others)."""
+
     PREFILL = "prefill"
     DECODE = "decode"
+    MIXED = "mixed"
 
 
 MATMUL_KINDS = frozenset({OpKind.GEMM, OpKind.GEMV})
@@ -74,6 +82,13 @@ class Op:
     measured_energy_j : float or None
     attrs : dict
         Free-form extra facts (kernel names, activation function, ...).
+    devices : tuple of str
+        Devices the op is pinned to by a trace transform (a parallelism plan's shard, a
+        captured multi-device run); empty: the mapping stage's placement rules decide. A
+        ``collective`` op names all its members: it runs on every one of them at once.
+    prior : tuple of (int, int)
+        Dependencies on ops of earlier steps, as ``(steps back, op id)``: ``(1, 7)`` is op 7 of
+        the previous step. Relative, so decode steps can share op objects.
     """
 
     id: int
@@ -93,20 +108,50 @@ class Op:
     measured_ns: float | None = None
     measured_energy_j: float | None = None
     attrs: dict = field(default_factory=dict)
+    devices: tuple = ()
+    prior: tuple = ()
 
     def signature(self) -> tuple:
-        """Key under which two ops cost the same on any device (for memoization)."""
-        return (self.kind, tuple(sorted(self.shape.items())), self.dtype, self.weight_dtype,
-                self.kv_dtype, self.flops, self.bytes_read, self.bytes_written, self.weight_bytes,
-                self.kv_bytes, self.attrs.get("fn"))
+        """Key under which two ops cost the same on a device (for memoizing op costs).
+
+        Derived from every field except those that only say where an op sits in the graph or
+        the trace (:data:`IDENTITY_FIELDS`), so a field or attribute added by a transform can
+        never reuse a cost computed without it. Values are frozen recursively (dicts sorted).
+        """
+        return tuple(_frozen(getattr(self, f)) for f in _COST_FIELDS)
+
+
+#: fields that say where an op sits (graph position, name, pins), not what it costs
+IDENTITY_FIELDS = frozenset({"id", "name", "layer", "deps", "prior", "devices"})
+_COST_FIELDS = tuple(f for f in Op.__dataclass_fields__ if f not in IDENTITY_FIELDS)
+
+
+def _frozen(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x) for x in v)
+    if isinstance(v, set):
+        return tuple(sorted(_frozen(x) for x in v))
+    return v
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One forward pass: the prefill or one decode step.
+    """One forward pass: the prefill, one decode step, or a mixed iteration.
 
     ``new_tokens`` is the number of tokens processed per sequence in this step and
     ``context_len`` the KV length per sequence after it.
+
+    ``tokens_out`` is the number of tokens the step yields, summed over its sequences (``None``:
+    one per sequence, ``batch``); a speculative or tree-decoding step yields several per
+    sequence. ``first_tokens`` is the number of sequences whose first token this step yields
+    (``None``: ``batch`` for a prefill step, 0 otherwise); TTFT is measured to those steps.
+
+    ``barrier``: the step starts only when every op of the previous step has finished (plain
+    autoregressive decoding: the next token needs the sampled one). Without a barrier its ops
+    wait only for their own dependencies, ``Op.prior`` included, so steps can overlap (micro-batch
+    pipelining).
     """
 
     index: int
@@ -117,6 +162,21 @@ class Step:
     ops: tuple
     measured_ns: float | None = None
     measured_energy_j: float | None = None
+    tokens_out: int | None = None
+    first_tokens: int | None = None
+    barrier: bool = True
+
+    @property
+    def yielded_tokens(self) -> int:
+        """Tokens this step yields over all its sequences."""
+        return self.batch if self.tokens_out is None else self.tokens_out
+
+    @property
+    def first_token_sequences(self) -> int:
+        """Sequences whose first token this step yields."""
+        if self.first_tokens is not None:
+            return self.first_tokens
+        return self.batch if self.phase is Phase.PREFILL else 0
 
     @property
     def flops(self) -> int:
