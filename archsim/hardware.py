@@ -1,24 +1,21 @@
-"""Hardware design points: devices, the links between them, op placement and cost basis."""
+"""Hardware design points: devices, switches, the links between them, op placement and cost
+basis."""
 from __future__ import annotations
 
-import fnmatch
 import os
 from dataclasses import dataclass
 from typing import Literal
 
-from .config.presets import apply_overrides
+from .config.presets import apply_overrides, locate
 from .config.schema import from_located, param, quantity
-from .config.presets import locate
-from .config.yamlio import Located
 from .devices.common import DeviceEntry
-from .trace.schema import Op, OpKind
-
-_KINDS = tuple(k.value for k in OpKind)
+from .mapping.placement import Placement
 
 
 @dataclass(frozen=True)
 class LinkConfig:
-    """A link between two devices (both directions unless ``bidirectional: false``).
+    """A link between two nodes, devices or switches (both directions unless
+    ``bidirectional: false``).
 
     Omit ``bandwidth`` only when an endpoint's op costs already include moving the data (e.g. a
     PIM device whose command simulation writes input vectors and reads results over the DRAM
@@ -37,32 +34,13 @@ class LinkConfig:
 
 
 @dataclass(frozen=True)
-class PlacementRule:
-    """Ops matching any of ``kinds`` or ``names`` (shell patterns on op names) go to ``device``."""
+class SwitchConfig:
+    """A switch (NVSwitch, a PCIe switch, a network switch): a node links attach to that
+    computes nothing and forwards transfers between its links (store-and-forward: each hop's
+    transfer ends before the next starts; per-hop latency goes on the links)."""
 
-    device: str = param()
-    kinds: tuple[str, ...] = param(default=())
-    names: tuple[str, ...] = param(default=())
-
-    def validate(self):
-        for i, k in enumerate(self.kinds):
-            if k not in _KINDS:
-                return (("kinds", i), f"unknown op kind {k!r}; expected one of {', '.join(_KINDS)}")
-        if not self.kinds and not self.names:
-            return ((), "a placement rule needs 'kinds' or 'names'")
-        return None
-
-    def matches(self, op: Op) -> bool:
-        return op.kind.value in self.kinds or any(fnmatch.fnmatchcase(op.name, p)
-                                                  for p in self.names)
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Which device runs each op: the first matching rule, else ``default``."""
-
-    default: str | None = param(default=None, doc="defaults to the only device")
-    rules: tuple[PlacementRule, ...] = param(default=())
+    description: str | None = param(default=None)
+    source: str | None = param(default=None)
 
 
 @dataclass(frozen=True)
@@ -83,13 +61,18 @@ class CostModel:
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    """A design point: named devices, links, placement of ops and the cost model."""
+    """A design point: named devices, switches, links, placement of ops and the cost model.
+
+    ``placement`` is the mapping layer's data (:mod:`archsim.mapping`), carried here because a
+    design point names both the hardware and how a trace is laid onto it.
+    """
 
     _preset_category = "hw"
 
     name: str = param()
     devices: dict[str, DeviceEntry] = param()
     description: str | None = param(default=None)
+    switches: dict[str, SwitchConfig] = param(default_factory=dict)
     links: tuple[LinkConfig, ...] = param(default=())
     placement: Placement = param(default_factory=Placement)
     cost: CostModel = param(default_factory=CostModel)
@@ -97,33 +80,19 @@ class HardwareConfig:
     def validate(self):
         if not self.devices:
             return (("devices",), "at least one device is needed")
-        names = set(self.devices)
-        if self.placement.default is None and len(names) > 1:
-            return (("placement", "default"), "several devices: name the default device")
-        if self.placement.default is not None and self.placement.default not in names:
-            return (("placement", "default"), f"unknown device {self.placement.default!r}; "
-                    f"devices are {', '.join(sorted(names))}")
-        for i, r in enumerate(self.placement.rules):
-            if r.device not in names:
-                return (("placement", "rules", i, "device"), f"unknown device {r.device!r}; "
-                        f"devices are {', '.join(sorted(names))}")
+        for name in self.switches:
+            if name in self.devices:
+                return (("switches", name), f"{name!r} is both a device and a switch")
+        bad = self.placement.check(self.devices)
+        if bad is not None:
+            return (("placement",) + bad[0], bad[1])
+        nodes = set(self.devices) | set(self.switches)
         for i, link in enumerate(self.links):
             for end in ("src", "dst"):
-                if getattr(link, end) not in names:
-                    return (("links", i, end), f"unknown device {getattr(link, end)!r}; "
-                            f"devices are {', '.join(sorted(names))}")
+                if getattr(link, end) not in nodes:
+                    return (("links", i, end), f"unknown device "
+                            f"{getattr(link, end)!r}; devices and switches are {', '.join(sorted(nodes))}")
         return None
-
-    @property
-    def default_device(self) -> str:
-        return self.placement.default or next(iter(self.devices))
-
-    def place(self, op: Op) -> str:
-        """Name of the device that runs ``op``."""
-        for r in self.placement.rules:
-            if r.matches(op):
-                return r.device
-        return self.default_device
 
 
 def load_hardware(source, overrides=()) -> HardwareConfig:
@@ -136,5 +105,4 @@ def load_hardware(source, overrides=()) -> HardwareConfig:
     return from_located(HardwareConfig, located)
 
 
-__all__ = ["HardwareConfig", "LinkConfig", "Placement", "PlacementRule", "CostModel",
-           "load_hardware", "Located"]
+__all__ = ["HardwareConfig", "LinkConfig", "SwitchConfig", "CostModel", "load_hardware"]

@@ -1,15 +1,18 @@
 """Results of a simulated generation: latency, energy and cost, with breakdowns.
 
-Energy follows "count, then price": every device reported action counts per op kind; here they
-are multiplied by the device's energy table (pJ per action), and static power is charged over
-the whole run for every device. Link energy is bytes moved times the link's energy per bit.
+A :class:`RunResult` holds what the engine measured (step times, time and action counts per
+device and op kind, link traffic) and what :mod:`archsim.pricing` made of it, once, after the
+run (energy by device, kind and action; cost rate). Token counts come from the trace's steps:
+a step yields ``Step.yielded_tokens`` tokens and the first token of
+``Step.first_token_sequences`` sequences, so tokens, TTFT and TPOT stay right when a step yields
+several tokens per sequence (speculative decoding) or mixes prefill and decode.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,7 +21,12 @@ PS = 1e-12
 
 @dataclass
 class RunResult:
-    """Everything measured in one run; derived figures are properties."""
+    """Everything measured in one run; derived figures are properties.
+
+    ``step_ps[i]`` is how far step ``i`` moved the completion frontier (the end of the latest op
+    so far): with barriers between steps, its duration; summed, the makespan.
+    ``step_start_ps`` / ``step_end_ps`` are absolute.
+    """
 
     hw: object
     system: object
@@ -28,9 +36,11 @@ class RunResult:
     ops_by_kind: dict
     actions: dict
     link_stats: dict
+    priced: object
+    step_start_ps: np.ndarray | None = None
+    step_end_ps: np.ndarray | None = None
     timeline: list | None = None
     wall_s: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     # ---- latency -------------------------------------------------------------------------
     @property
@@ -39,8 +49,8 @@ class RunResult:
 
     @property
     def tokens(self) -> int:
-        """Generated tokens: one per sequence per step (the prefill yields the first)."""
-        return self.batch * len(self.trace.steps)
+        """Generated tokens, summed over steps (``Step.yielded_tokens``)."""
+        return sum(s.yielded_tokens for s in self.trace.steps)
 
     @property
     def latency_s(self) -> float:
@@ -48,12 +58,26 @@ class RunResult:
 
     @property
     def ttft_s(self) -> float:
-        return int(self.step_ps[0]) * PS
+        """Mean time to first token over sequences: each sequence's first token arrives when
+        the step that yields it ends (the prefill step in plain AR decoding)."""
+        ends = self.step_end_ps if self.step_end_ps is not None else np.cumsum(self.step_ps)
+        firsts = [(s.first_token_sequences, int(e)) for s, e in zip(self.trace.steps, ends)
+                  if s.first_token_sequences]
+        if not firsts:
+            return int(ends[0]) * PS
+        if len(firsts) == 1:
+            return firsts[0][1] * PS
+        return sum(n * e for n, e in firsts) / sum(n for n, _ in firsts) * PS
 
     @property
     def decode_ps(self) -> np.ndarray:
-        return np.array([d for d, s in zip(self.step_ps, self.trace.steps)
-                         if s.phase.value == "decode"], dtype=np.int64)
+        """Time per output token per sequence of each decode (or mixed) step: the step's time
+        over the tokens it yields per sequence."""
+        sel = [(int(d), s) for d, s in zip(self.step_ps, self.trace.steps)
+               if s.phase.value != "prefill"]
+        if all(s.yielded_tokens == s.batch for _, s in sel):
+            return np.array([d for d, _ in sel], dtype=np.int64)
+        return np.array([d * s.batch / s.yielded_tokens for d, s in sel], dtype=np.float64)
 
     @property
     def tpot_s(self) -> dict:
@@ -67,33 +91,14 @@ class RunResult:
     def tokens_per_s(self) -> float:
         return self.tokens / self.latency_s if self.latency_s else 0.0
 
-    # ---- energy --------------------------------------------------------------------------
+    # ---- energy (priced once, by archsim.pricing) ----------------------------------------
     def energy_breakdown_j(self) -> dict:
         """Energy in J: ``{device: {"dynamic": {kind: {action: J}}, "static": J}}`` and links."""
-        out: dict = {}
-        tables = {n: d.energy_table() for n, d in self.system.devices.items()}
-        for (dev, kind, action), n in self.actions.items():
-            pj = tables[dev].get(action)
-            if pj is None:
-                continue  # counted but not priced (e.g. informational counts)
-            dyn = out.setdefault(dev, {"dynamic": {}, "static": 0.0})["dynamic"]
-            dyn.setdefault(kind, {})
-            dyn[kind][action] = dyn[kind].get(action, 0.0) + n * pj * 1e-12
-        for name, dev in self.system.devices.items():
-            out.setdefault(name, {"dynamic": {}, "static": 0.0})
-            out[name]["static"] = dev.static_power_w() * self.latency_s
-        links = {}
-        by_name = {ln.name: ln for ln in self.system.links}
-        for name, (nbytes, _busy) in self.link_stats.items():
-            links[name] = nbytes * by_name[name].energy_pj_per_byte * 1e-12
-        return {"devices": out, "links": links}
+        return self.priced.energy
 
     @property
     def energy_j(self) -> float:
-        b = self.energy_breakdown_j()
-        tot = sum(sum(sum(a.values()) for a in d["dynamic"].values()) + d["static"]
-                  for d in b["devices"].values())
-        return tot + sum(b["links"].values())
+        return self.priced.energy_j
 
     @property
     def energy_per_token_j(self) -> float:
@@ -106,16 +111,7 @@ class RunResult:
     # ---- cost ----------------------------------------------------------------------------
     def cost_rate_usd_per_h(self) -> float | None:
         """Cost of the design point per hour of operation, or ``None`` if prices are missing."""
-        cm = self.hw.cost
-        devs = [d.config for d in self.system.devices.values()]
-        if cm.basis == "rental":
-            rates = [getattr(getattr(c, "cost", None), "rental_usd_per_h", None) for c in devs]
-            return None if any(r is None for r in rates) else float(sum(rates))
-        capex = [getattr(getattr(c, "cost", None), "capex_usd", None) for c in devs]
-        if any(c is None for c in capex):
-            return None
-        per_h = sum(capex) / (cm.lifetime_s / 3600.0)
-        return per_h + self.average_power_w * cm.pue / 1000.0 * cm.electricity_price_usd_per_kwh
+        return self.priced.cost_rate_usd_per_h
 
     @property
     def usd_per_mtok(self) -> float | None:
@@ -148,8 +144,7 @@ class RunResult:
         links = {name: {"bytes": b, "busy_s": busy * PS, "energy_j": e["links"].get(name, 0.0)}
                  for name, (b, busy) in self.link_stats.items()}
         return {"time_s": time_s, "ops": ops, "energy_j": energy, "links": links,
-                "action_counts": counts, "energy_tables_pj": {
-                    n: d.energy_table() for n, d in self.system.devices.items()}}
+                "action_counts": counts, "energy_tables_pj": self.priced.energy_tables_pj}
 
     def to_dict(self) -> dict:
         """The JSON result (keys documented in the README)."""
@@ -165,8 +160,7 @@ class RunResult:
             "run": {"hardware": self.hw.name, "workload": w.get("name"),
                     "model": (w.get("model") or {}).get("name"), "batch": self.batch,
                     "steps": len(self.trace.steps), "tokens": self.tokens,
-                    "trace_source": self.trace.source, "simulator_wall_s": self.wall_s,
-                    **self.extra},
+                    "trace_source": self.trace.source, "simulator_wall_s": self.wall_s},
         }
 
     def to_json(self, **kw) -> str:
@@ -176,7 +170,7 @@ class RunResult:
         t = self.tpot_s
         rows = [("hardware", self.hw.name),
                 ("workload", (self.trace.workload or {}).get("name") or "-"),
-                ("tokens generated", f"{self.tokens} ({self.batch} x {len(self.trace.steps)})"),
+                ("tokens generated", self._tokens_text()),
                 ("end-to-end latency", f"{self.latency_s * 1e3:.3f} ms"),
                 ("TTFT", f"{self.ttft_s * 1e3:.3f} ms")]
         if t["mean"] is not None:
@@ -189,6 +183,12 @@ class RunResult:
         rows.append(("cost", f"{u:.3f} USD per million tokens" if u is not None else
                      "no prices given"))
         return rows
+
+    def _tokens_text(self) -> str:
+        n = len(self.trace.steps)
+        if self.tokens == self.batch * n:
+            return f"{self.tokens} ({self.batch} x {n})"
+        return f"{self.tokens} over {n} steps"
 
     def to_table(self) -> str:
         rows = self.summary_rows()

@@ -7,7 +7,8 @@ import pytest
 from archsim import OpKind, Simulator, load_hardware
 from archsim.config.schema import param
 from archsim.devices.base import Device, OpCost, register_device
-from archsim.engine.step import simulate_step, simulate_step_events
+from archsim.engine.events import simulate_events
+from archsim.engine.scheduler import Scheduler
 from archsim.errors import SimulationError
 from archsim.trace.schema import Op, Phase, Step, Trace
 
@@ -27,6 +28,9 @@ class FixedDevice(Device):
 
     def op_cost(self, op):
         return OpCost(op.flops, {"flop": op.flops})
+
+    def energy_table(self):
+        return {"flop": 1.0}
 
     def host(self):
         return self.config.host
@@ -113,13 +117,15 @@ def test_single_device_fast_path_equals_event_simulation(a100, gpt2_small):
     from archsim import generate_trace, load_workload
     h = load_hardware(a100)
     sim = Simulator(h)
-    step = generate_trace(load_workload(gpt2_small, ["generate_tokens=3"])).steps[2]
-    placement = [sim.system.place(o) for o in step.ops]
-    costs = [sim._cost(d, o) for d, o in zip(placement, step.ops)]
-    fast = simulate_step(step.ops, placement, costs, sim.system)
-    slow = simulate_step_events(step.ops, placement, costs, sim.system)
-    assert fast[0] == slow[0]
-    assert [(r.start_ps, r.end_ps) for r in fast[1]] == [(r.start_ps, r.end_ps) for r in slow[1]]
+    steps = generate_trace(load_workload(gpt2_small, ["generate_tokens=3"])).steps
+    places = [sim.mapper.map_step(s) for s in steps]
+    costs = [[sim.cost(d, o) for d, o in zip(p, s.ops)] for p, s in zip(places, steps)]
+    sched = Scheduler(sim.system)
+    fast = [sched.step(s.ops, p, c) for s, p, c in zip(steps, places, costs)]
+    spans, recs, _ = simulate_events(steps, places, costs, sim.system)
+    assert [(f.start_ps, f.end_ps) for f in fast] == spans
+    assert [[(r.start_ps, r.end_ps) for r in f.records] for f in fast] == \
+        [[(r.start_ps, r.end_ps) for r in rs] for rs in recs]
 
 
 def _comparable(d):
@@ -163,11 +169,12 @@ def test_one_pass_scheduler_equals_simpy_on_random_dags(seed):
     ops = [op(i, rng.randrange(0, 5000), rng.sample(range(i), k=min(i, rng.randrange(0, 4))),
               out_bytes=rng.randrange(0, 4000)) for i in range(n)]
     placement = [rng.choice(devs) for _ in range(n)]
-    costs = [sim._cost(p, o) for p, o in zip(placement, ops)]
-    fast = simulate_step(ops, placement, costs, sim.system)
-    ref = simulate_step_events(ops, placement, costs, sim.system)
-    assert fast[0] == ref[0]
-    assert [(r.device, r.start_ps, r.end_ps) for r in fast[1]] == \
-        [(r.device, r.start_ps, r.end_ps) for r in ref[1]]
+    costs = [sim.cost(p, o) for p, o in zip(placement, ops)]
+    fast = Scheduler(sim.system).step(ops, placement, costs)
+    step = Step(0, Phase.DECODE, 1, 1, 1, tuple(ops))
+    spans, recs, transfers = simulate_events([step], [placement], [costs], sim.system)
+    assert (fast.start_ps, fast.end_ps) == spans[0]
+    assert [(r.device, r.start_ps, r.end_ps) for r in fast.records] == \
+        [(r.device, r.start_ps, r.end_ps) for r in recs[0]]
     key = lambda t: (t.start_ps, t.end_ps, t.link.name, t.op_name)  # noqa: E731
-    assert sorted(map(key, fast[2])) == sorted(map(key, ref[2]))
+    assert sorted(map(key, fast.transfers)) == sorted(map(key, transfers))

@@ -66,7 +66,5 @@ class Asic(Device):
     def static_power_w(self) -> float:
         return self.config.energy.static_power_w
 
-    def describe(self) -> dict:
-        c = self.config
-        return {"kind": self.kind, "name": c.name, "clock_ghz": c.clock_hz / 1e9,
-                "vector_lanes": c.vector_lanes}
+    def informational_actions(self) -> frozenset:
+        return frozenset({"cycles"})

@@ -7,7 +7,9 @@ hardware configs find the kind by name, the engine calls :meth:`Device.op_cost`.
 
 Timing, energy and cost stay separate (count, then price): :meth:`Device.op_cost` returns a
 duration and *action counts* (FLOPs, DRAM bytes, DRAM commands, MACs ...); the device's
-:meth:`Device.energy_table` prices each action in picojoules; static power is charged over time.
+:meth:`Device.energy_table` prices each action in picojoules (:mod:`archsim.pricing`, strictly:
+an unpriced action is an error unless :meth:`Device.informational_actions` lists it); static
+power is charged over time.
 """
 from __future__ import annotations
 
@@ -81,12 +83,11 @@ class Device:
         """
         return None
 
-    def cost_key(self) -> tuple:
-        """Hashable identity of the device's parameters, for memoizing op costs."""
-        return (self.kind, self.config)
-
-    def describe(self) -> dict:
-        return {"kind": self.kind}
+    def informational_actions(self) -> frozenset:
+        """Actions this device counts for inspection only (cycles, useful MACs ...): they carry
+        no energy of their own, so :mod:`archsim.pricing` does not ask the energy table for
+        them. Any other counted action must have a price."""
+        return frozenset()
 
 
 def register_device(cls):

@@ -15,12 +15,11 @@ from typing import Literal
 
 from ..config.schema import param, quantity
 from ..errors import ConfigError
-from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, OpKind
+from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, OP_KINDS, Op, OpKind
 from ..units import seconds_to_ps
 from .base import Device, OpCost, register_device
 from .common import DeviceCost
 
-_KIND_NAMES = tuple(k.value for k in OpKind)
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,9 @@ class Roofline:
 
     def validate(self):
         for k in self.per_kind:
-            if k not in _KIND_NAMES:
+            if k not in OP_KINDS:
                 return (("per_kind", k), f"unknown op kind {k!r}; expected one of "
-                        + ", ".join(_KIND_NAMES))
+                        + ", ".join(OP_KINDS))
         return None
 
 
@@ -159,9 +158,3 @@ class Gpu(Device):
 
     def peak_bandwidth_bytes_per_s(self) -> float:
         return self.config.memory_bandwidth_bytes_per_s
-
-    def describe(self) -> dict:
-        c = self.config
-        return {"kind": self.kind, "name": c.name,
-                "memory_bandwidth_gbps": c.memory_bandwidth_bytes_per_s / 1e9,
-                "memory_capacity_gib": c.memory_capacity_bytes / 2**30}

@@ -243,11 +243,8 @@ class Pim(Device):
         o = self.spec.org
         return float(self.spec.n_channels * self.spec.banks_per_rank * o.rows * o.row_size_bytes)
 
-    def describe(self) -> dict:
-        s = self.spec
-        return {"kind": self.kind, "name": self.config.name, "pim": s.name,
-                "channels": s.n_channels, "units_per_channel": s.units_per_channel,
-                "peak_tflops": s.peak_flops / 1e12, "host": self.config.host}
+    def informational_actions(self) -> frozenset:
+        return frozenset({"cycles", "macs_useful", "gemv"})
 
 
 def _width(dtype: str) -> int:

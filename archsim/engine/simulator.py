@@ -1,4 +1,10 @@
-"""Replay a trace on a hardware design point: step by step, op by op."""
+"""Replay a trace on a design point: map it, cost every op, schedule the steps, count.
+
+The layers meet here: the mapping stage (:class:`~archsim.mapping.Mapper`) assigns each op its
+device(s); each device prices its ops (:meth:`Device.op_cost`: a duration and action counts);
+the :class:`~.scheduler.Scheduler` places them in time, keeping device, link and completion
+state across steps; the counts are priced once at the end (:mod:`archsim.pricing`).
+"""
 from __future__ import annotations
 
 import time
@@ -6,10 +12,12 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..devices.base import OpCost
 from ..errors import SimulationError
 from ..hardware import HardwareConfig
+from ..mapping import Mapper
 from ..trace.schema import Trace
-from .step import simulate_step
+from .scheduler import Scheduler
 from .system import System
 
 
@@ -33,80 +41,111 @@ class Simulator:
                  memoize: bool = True) -> None:
         self.hw = hw
         self.system = System(hw)
+        self.mapper = Mapper(hw.placement, hw.devices)
         self.record_timeline = record_timeline
         self.memoize = memoize
         self._memo: dict = {}
         self._by_id: dict = {}
 
-    def _cost(self, dev_name, op):
-        dev = self.system.devices[dev_name]
+    def cost(self, where, op) -> OpCost:
+        """Cost of ``op`` on device ``where`` (or on the member tuple of a collective)."""
+        if type(where) is tuple:
+            return OpCost(self.system.collective(op, where)[0])
+        dev = self.system.devices[where]
         if not self.memoize:
             return dev.op_cost(op)
-        hit = self._by_id.get((dev_name, id(op)))
+        hit = self._by_id.get((where, id(op)))
         if hit is not None and hit[0] is op:
             return hit[1]
-        key = (dev_name, op.signature())
+        key = (where, op.signature())
         c = self._memo.get(key)
         if c is None:
             c = self._memo[key] = dev.op_cost(op)
-        self._by_id[(dev_name, id(op))] = (op, c)
+        self._by_id[(where, id(op))] = (op, c)
         return c
 
     def run(self, trace: Trace, *, progress: bool = False):
         """Simulate every step of ``trace`` in order; returns a :class:`RunResult`."""
+        from ..pricing import price
         from ..results import RunResult
         t_wall = time.perf_counter()
         steps = trace.steps
         if not steps:
             raise SimulationError("the trace has no steps")
-        durations = np.zeros(len(steps), dtype=np.int64)
+        lookback = max((b for s in steps for op in s.ops for b, _ in op.prior), default=0)
+        sched = Scheduler(self.system, lookback)
+        n = len(steps)
+        starts = np.zeros(n, dtype=np.int64)
+        ends = np.zeros(n, dtype=np.int64)
         # ops are shared between steps (decode steps repeat all but the attention ops) and op
         # costs are memoized, so the accounting counts occurrences per (device, op) and prices
         # them once at the end
-        occurrences: dict = {}   # (device, id(op)) -> [op, cost, count]
+        occurrences: dict = {}   # (device or members, id(op)) -> [op, cost, count]
         link_stats = defaultdict(lambda: [0, 0])  # bytes, busy ps
         timeline = [] if self.record_timeline else None
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = tqdm(total=len(steps), unit="step", delay=2.0, leave=False)
-        t0 = 0
+            bar = tqdm(total=n, unit="step", delay=2.0, leave=False)
         records = timeline is not None
+        map_step, cost = self.mapper.map_step, self.cost
         for si, step in enumerate(steps):
-            placement = [self.system.place(op) for op in step.ops]
-            costs = [self._cost(d, op) for d, op in zip(placement, step.ops)]
-            end, recs, transfers = simulate_step(step.ops, placement, costs, self.system,
-                                                 records=records)
-            durations[si] = end
-            for d, op, c in zip(placement, step.ops, costs):
+            where = map_step(step)
+            costs = [cost(d, op) for d, op in zip(where, step.ops)]
+            out = sched.step(step.ops, where, costs, barrier=step.barrier, records=records)
+            starts[si], ends[si] = out.start_ps, out.end_ps
+            for d, op, c in zip(where, step.ops, costs):
                 key = (d, id(op))
                 occ = occurrences.get(key)
                 if occ is None:
                     occurrences[key] = [op, c, 1]
                 else:
                     occ[2] += 1
-            for tr in transfers:
+            for tr in out.transfers:
                 st = link_stats[tr.link.name]
                 st[0] += tr.nbytes
                 st[1] += tr.end_ps - tr.start_ps
             if records:
-                timeline.append((si, step, t0, recs, transfers))
-            t0 += end
+                timeline.append(_relative(si, step, out))
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
-        time_kind = defaultdict(int)
-        count_kind = defaultdict(int)
-        actions = defaultdict(float)
-        for (dev, _), (op, c, n) in occurrences.items():
+        time_kind, count_kind, actions = _tally(occurrences)
+        # each step's share of the run: how far it moved the completion frontier
+        frontier = np.maximum.accumulate(ends)
+        step_ps = np.diff(frontier, prepend=0)
+        counts = dict(time_by_kind=dict(time_kind), ops_by_kind=dict(count_kind),
+                      actions=dict(actions),
+                      link_stats={k: tuple(v) for k, v in link_stats.items()})
+        priced = price(self.system, int(step_ps.sum()), counts["actions"], counts["link_stats"])
+        return RunResult(hw=self.hw, system=self.system, trace=trace, step_ps=step_ps,
+                         step_start_ps=starts, step_end_ps=ends, priced=priced,
+                         timeline=timeline, wall_s=time.perf_counter() - t_wall, **counts)
+
+
+def _tally(occurrences) -> tuple:
+    """Time and op counts per (device, kind) and action counts per (device, kind, action)."""
+    time_kind = defaultdict(int)
+    count_kind = defaultdict(int)
+    actions = defaultdict(float)
+    for (where, _), (op, c, n) in occurrences.items():
+        for dev in (where if type(where) is tuple else (where,)):
             k = (dev, op.kind.value)
             time_kind[k] += c.duration_ps * n
             count_kind[k] += n
             for a, v in c.actions.items():
                 actions[(dev, op.kind.value, a)] += v * n
-        return RunResult(hw=self.hw, system=self.system, trace=trace, step_ps=durations,
-                         time_by_kind=dict(time_kind), ops_by_kind=dict(count_kind),
-                         actions=dict(actions),
-                         link_stats={k: tuple(v) for k, v in link_stats.items()},
-                         timeline=timeline, wall_s=time.perf_counter() - t_wall)
+    return time_kind, count_kind, actions
+
+
+def _relative(si, step, out) -> tuple:
+    """A timeline entry ``(step index, step, t0, op records, transfers)``, times relative to the
+    step's start ``t0``."""
+    from .scheduler import OpRecord, TransferRecord
+    t0 = out.start_ps
+    recs = [OpRecord(r.op, r.device, r.start_ps - t0, r.end_ps - t0, r.cost)
+            for r in out.records]
+    trs = [TransferRecord(t.link, t.nbytes, t.start_ps - t0, t.end_ps - t0, t.op_name)
+           for t in out.transfers]
+    return si, step, t0, recs, trs

@@ -31,6 +31,7 @@ from ..engine.system import System
 from ..fsutil import atomic_path
 from ..errors import ArchsimError
 from ..hardware import load_hardware
+from ..mapping import Mapper
 from .compare import _load, model_name, roofline_terms, validate
 
 GRID_MIN = 1e-4
@@ -118,13 +119,14 @@ def split(loaded, test_fraction=0.25, split_by=None, seed=0):
 def _samples(hw, loaded):
     """Per device: op samples (kind, t_mem, t_cmp, measured s) and step samples."""
     system = System(hw)
+    mapper = Mapper(hw.placement, hw.devices)
     ops = defaultdict(list)
     steps = defaultdict(list)
     for _, t in loaded:
         for step in t.steps:
             per_dev = defaultdict(list)
             for op in step.ops:
-                dev_name = system.place(op)
+                dev_name = mapper.assign(op)
                 dev = system.devices[dev_name]
                 if not isinstance(dev, Gpu):
                     continue

@@ -78,7 +78,7 @@ def compare(hw: HardwareConfig, traces) -> dict:
                     skipped["ops_zero_time"] += 1
                     continue
                 measured_any = True
-                dev_name = sim.system.place(op)
+                dev_name = sim.mapper.assign(op)
                 dev = sim.system.devices[dev_name]
                 rows_op.append((ti, model, si, step.phase.value, op.kind.value, op.name,
                                 kernel_time_s(dev, op) * 1e9, op.measured_ns))

@@ -9,6 +9,7 @@ import yaml
 from archsim.engine.system import System
 from archsim.errors import ArchsimError
 from archsim.hardware import load_hardware
+from archsim.mapping import Mapper
 from archsim.trace.generate import generate_trace
 from archsim.trace.io import save_trace
 from archsim.validation.compare import kernel_time_s, roofline_terms, validate
@@ -43,13 +44,14 @@ def workloads():
 def measured_trace(w, hw, noise, rng):
     """Analytic trace of ``w`` with op kernel times and step wall times from ``hw``."""
     system = System(hw)
+    mapper = Mapper(hw.placement, hw.devices)
     t = generate_trace(w)
     steps = []
     for s in t.steps:
         ops = []
         wall = 0.0
         for op in s.ops:
-            dev = system.devices[system.place(op)]
+            dev = system.devices[mapper.assign(op)]
             k = kernel_time_s(dev, op) * 1e9
             wall += dev.op_cost(op).duration_ps / 1e3
             ops.append(dataclasses.replace(op, measured_ns=k * float(np.exp(rng.normal(0, noise)))))

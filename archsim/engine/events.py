@@ -1,0 +1,156 @@
+"""The reference implementation of the engine's semantics: a SimPy process per device, per link
+and per collective, over a whole trace at once.
+
+It implements the rules stated in :mod:`.scheduler` literally (queues, events, waits) and is
+slow; it exists so that tests can check the one-pass :class:`~.scheduler.Scheduler` against it,
+exactly, on random multi-device, multi-step DAGs with cross-step dependencies, barriers, hosts,
+switches and collectives.
+"""
+from __future__ import annotations
+
+import simpy
+
+from .scheduler import OpRecord, TransferRecord
+
+
+def simulate_events(steps, assignments, costs, system):
+    """Simulate every step of ``steps`` (each with ``ops`` and ``barrier``).
+
+    ``assignments[s][i]`` and ``costs[s][i]`` are those of op ``i`` of step ``s``. Returns
+    ``(spans, records, transfers)``: per step ``(start_ps, end_ps)`` as :class:`StepSchedule`
+    defines them, per step the :class:`OpRecord` list (absolute times), and every transfer.
+    """
+    env = simpy.Environment()
+    done = [[env.event() for _ in s.ops] for s in steps]
+    recs = [[None] * len(s.ops) for s in steps]
+    transfers: list = []
+    arrived: dict = {}
+    link_queues: dict = {}
+    member_ready: dict = {}
+    link_ready: dict = {}
+    coll_done: dict = {}
+
+    def loc(si, d):
+        return assignments[si][d]
+
+    def inputs(si, op):
+        """(step, op id) of every dependency, same-step first, in the order the scheduler
+        visits them."""
+        return [(si, d) for d in op.deps] + [(si - back, d) for back, d in op.prior]
+
+    # transfers and collective link slots, in the order of their consumers in the trace
+    for si, step in enumerate(steps):
+        for i, op in enumerate(step.ops):
+            where = loc(si, i)
+            if type(where) is tuple:
+                _, moved, busy = system.collective(op, where)
+                member_ready[(si, i)] = [env.event() for _ in where]
+                link_ready[(si, i)] = []
+                for name in moved:
+                    ev = env.event()
+                    link_ready[(si, i)].append(ev)
+                    link_queues.setdefault(name, []).append(("coll", (si, i), ev))
+                continue
+            for sj, d in inputs(si, op):
+                src = loc(sj, d)
+                if type(src) is tuple:
+                    if where in src:
+                        continue
+                    src = src[0]
+                if src == where and not system.needs_move(src, where):
+                    continue
+                key = (sj, d, where)
+                if key in arrived:
+                    continue
+                prev = done[sj][d]
+                producer = steps[sj].ops[d]
+                for link in system.route(src, where, producer.bytes_written):
+                    hop = env.event()
+                    link_queues.setdefault(link.name, []).append(
+                        ("xfer", (link, prev, hop, producer), None))
+                    prev = hop
+                arrived[key] = prev
+
+    def link_proc(queue):
+        for kind, item, ev in queue:
+            if kind == "coll":
+                ev.succeed()
+                yield coll_done[item]
+                continue
+            link, inp, out, producer = item
+            yield inp
+            start = env.now
+            yield env.timeout(link.transfer_ps(producer.bytes_written))
+            transfers.append(TransferRecord(link, producer.bytes_written, start, env.now,
+                                            producer.name))
+            out.succeed()
+
+    barrier_evt = []
+    for si, step in enumerate(steps):
+        prev = [barrier_evt[-1]] if barrier_evt else []
+        barrier_evt.append(env.all_of(prev + done[si - 1]) if si else env.all_of([]))
+
+    def waits_of(si, op, where):
+        w = [barrier_evt[si]] if steps[si].barrier else []
+        for sj, d in inputs(si, op):
+            if type(where) is tuple:
+                w.append(done[sj][d])
+                continue
+            key = (sj, d, where)
+            w.append(arrived[key] if key in arrived else done[sj][d])
+        return w
+
+    def dev_proc(dev, entries):
+        for si, i in entries:
+            op = steps[si].ops[i]
+            where = loc(si, i)
+            w = waits_of(si, op, where)
+            if w:
+                yield env.all_of(w)
+            if type(where) is tuple:
+                member_ready[(si, i)][where.index(dev)].succeed()
+                yield coll_done[(si, i)]
+                continue
+            start = env.now
+            yield env.timeout(costs[si][i].duration_ps)
+            recs[si][i] = OpRecord(op, dev, start, env.now, costs[si][i])
+            done[si][i].succeed()
+
+    def coll_proc(si, i):
+        op, members = steps[si].ops[i], loc(si, i)
+        yield env.all_of(member_ready[(si, i)] + link_ready[(si, i)])
+        start = env.now
+        _, moved, busy = system.collective(op, members)
+        yield env.timeout(costs[si][i].duration_ps)
+        recs[si][i] = OpRecord(op, members, start, env.now, costs[si][i])
+        for name, nbytes in moved.items():
+            transfers.append(TransferRecord(system.link_by_name[name], nbytes, start,
+                                            start + busy[name], op.name))
+        done[si][i].succeed()
+
+    per_dev: dict = {}
+    for si, step in enumerate(steps):
+        for i in range(len(step.ops)):
+            where = loc(si, i)
+            if type(where) is tuple:
+                coll_done[(si, i)] = done[si][i]
+                env.process(coll_proc(si, i))
+            for dev in (where if type(where) is tuple else (where,)):
+                per_dev.setdefault(dev, []).append((si, i))
+    for dev, entries in per_dev.items():
+        env.process(dev_proc(dev, entries))
+    for q in link_queues.values():
+        env.process(link_proc(q))
+    env.run()
+    if any(r is None for rs in recs for r in rs):
+        raise RuntimeError("deadlock: some ops never ran")
+    spans = []
+    finish = 0
+    for si, step in enumerate(steps):
+        ends = [r.end_ps for r in recs[si]]
+        end = max(ends) if ends else finish
+        start = finish if step.barrier else min((r.start_ps for r in recs[si]), default=finish)
+        spans.append((start, end))
+        finish = max(finish, end)
+    transfers.sort(key=lambda r: (r.start_ps, r.link.name))
+    return spans, recs, transfers
