@@ -1,53 +1,13 @@
 """Engine semantics: dependencies, overlap across devices, transfers, link contention."""
-from dataclasses import dataclass
-from typing import Literal
-
 import pytest
 
-from archsim import OpKind, Simulator, load_hardware
-from archsim.config.schema import param
-from archsim.devices.base import Device, OpCost, register_device
+from archsim import Simulator, load_hardware
 from archsim.engine.events import simulate_events
 from archsim.engine.scheduler import Scheduler
 from archsim.errors import SimulationError
-from archsim.trace.schema import Op, Phase, Step, Trace
+from archsim.trace.schema import Phase, Step, Trace
 
-
-@dataclass(frozen=True)
-class FixedConfig:
-    kind: Literal["fixed_test"] = param()
-    host: str | None = param(default=None)
-
-
-@register_device
-class FixedDevice(Device):
-    """Test device: an op takes ``op.flops`` picoseconds."""
-
-    kind = "fixed_test"
-    Config = FixedConfig
-
-    def op_cost(self, op):
-        return OpCost(op.flops, {"flop": op.flops})
-
-    def energy_table(self):
-        return {"flop": 1.0}
-
-    def host(self):
-        return self.config.host
-
-
-def op(i, ps, deps=(), out_bytes=0, name=None):
-    return Op(i, name or f"op{i}", OpKind.ELEMENTWISE, 0, {"rows": 1, "cols": 1}, "fp16", ps, 0,
-              out_bytes, deps=tuple(deps))
-
-
-def hw(devices, links=(), rules=(), hosts=None):
-    hosts = hosts or {}
-    return load_hardware({
-        "name": "t", "devices": {d: {"kind": "fixed_test", **({"host": hosts[d]} if d in hosts
-                                                              else {})} for d in devices},
-        "links": [dict(l) for l in links],
-        "placement": {"default": devices[0], "rules": [dict(r) for r in rules]}})
+from engine_helpers import hw, op
 
 
 def one_step(ops):
