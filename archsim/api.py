@@ -9,6 +9,7 @@ from .hardware import HardwareConfig, load_hardware
 from .trace.generate import generate_trace
 from .trace.io import load_trace
 from .trace.schema import Trace
+from .transforms import apply_transforms
 from .workload import Workload, load_workload
 
 _HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
@@ -63,6 +64,10 @@ def check_capacity(hw: HardwareConfig, sim: Simulator, w: Workload) -> None:
 def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = False):
     """Simulate ``workload`` (YAML path, dict, Workload, trace path or Trace) on ``hw``.
 
+    The layers in order: configs are loaded and validated; the workload becomes an analytic
+    trace (or a captured one is loaded); the design point's trace transforms apply; the
+    simulator maps, costs, schedules and prices it.
+
     Parameters
     ----------
     hw : str, os.PathLike, dict or HardwareConfig
@@ -89,4 +94,4 @@ def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = 
         w = load_workload(workload, wl_over)
         check_capacity(hw_cfg, sim, w)
         trace = generate_trace(w)
-    return sim.run(trace, progress=progress)
+    return sim.run(apply_transforms(trace, hw_cfg.transforms), progress=progress)

@@ -12,6 +12,7 @@ from .api import check_capacity, split_overrides
 from .engine.simulator import Simulator
 from .hardware import load_hardware
 from .trace.generate import generate_trace
+from .transforms import apply_transforms
 from .workload import load_workload
 
 
@@ -116,5 +117,6 @@ def compare(target, baselines, workloads, *, overrides=(), progress=False) -> Co
             check_capacity(h, sim, w)
         trace = generate_trace(w)
         for h, sim in zip(hws, sims):
-            results[(name, h.name)] = sim.run(trace, progress=progress)
+            results[(name, h.name)] = sim.run(apply_transforms(trace, h.transforms),
+                                              progress=progress)
     return Comparison(wnames, names, results)

@@ -10,6 +10,7 @@ from .config.presets import apply_overrides, locate
 from .config.schema import from_located, param, quantity
 from .devices.common import DeviceEntry
 from .mapping.placement import Placement
+from .transforms.base import TransformEntry, check_transforms
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ class CostModel:
 class HardwareConfig:
     """A design point: named devices, switches, links, placement of ops and the cost model.
 
-    ``placement`` is the mapping layer's data (:mod:`archsim.mapping`), carried here because a
-    design point names both the hardware and how a trace is laid onto it.
+    ``placement`` is the mapping layer's data (:mod:`archsim.mapping`) and ``transforms`` the
+    transform layer's (:mod:`archsim.transforms`), carried here because a design point names
+    both the hardware and how a trace is laid onto it.
     """
 
     _preset_category = "hw"
@@ -75,6 +77,8 @@ class HardwareConfig:
     switches: dict[str, SwitchConfig] = param(default_factory=dict)
     links: tuple[LinkConfig, ...] = param(default=())
     placement: Placement = param(default_factory=Placement)
+    transforms: tuple[TransformEntry, ...] = param(default=(), doc="trace transforms applied "
+                                                   "before mapping, in order")
     cost: CostModel = param(default_factory=CostModel)
 
     def validate(self):
@@ -86,6 +90,9 @@ class HardwareConfig:
         bad = self.placement.check(self.devices)
         if bad is not None:
             return (("placement",) + bad[0], bad[1])
+        bad = check_transforms(self)
+        if bad is not None:
+            return bad
         nodes = set(self.devices) | set(self.switches)
         for i, link in enumerate(self.links):
             for end in ("src", "dst"):

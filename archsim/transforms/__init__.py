@@ -1,0 +1,7 @@
+"""Trace transforms (``Trace -> Trace``) between trace generation and the mapping stage."""
+from .base import (Transform, TransformEntry, apply_transforms, check_transforms,
+                   register_transform, transform_kinds)
+from .data_parallel import DataParallel
+
+__all__ = ["Transform", "TransformEntry", "apply_transforms", "check_transforms",
+           "register_transform", "transform_kinds", "DataParallel"]
