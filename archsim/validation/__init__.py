@@ -9,9 +9,9 @@ What is compared (see ``docs/capture.md``):
 * **step time**: the simulated step (every op including ``launch_overhead``, as
   :class:`~archsim.engine.simulator.Simulator` runs it) against the step's measured wall time.
 """
-from .compare import kernel_time_s, roofline_terms, validate
+from .measured import kernel_time_s, validate
 
-__all__ = ["kernel_time_s", "roofline_terms", "validate", "calibrate"]
+__all__ = ["kernel_time_s", "validate", "calibrate"]
 
 
 def calibrate(*args, **kw):

@@ -1,6 +1,6 @@
 """Fit roofline parameters of GPU-like devices to measured traces (``archsim calibrate``).
 
-Model: an op's kernel time is ``max(t_mem / be, t_cmp / ce)`` (:func:`roofline_terms`) and a
+Model: an op's kernel time is ``max(t_mem / be, t_cmp / ce)`` (:meth:`Gpu.roofline_terms`) and a
 step's wall time is the sum of its ops' kernel times plus ``launch_overhead`` per op.
 
 1. **Efficiencies** (global, then per op kind): least squares on the log of the op kernel time,
@@ -32,7 +32,7 @@ from ..fsutil import atomic_path
 from ..errors import ArchsimError
 from ..hardware import load_hardware
 from ..mapping import Mapper
-from .compare import _load, model_name, roofline_terms, validate
+from .measured import _load, model_name, validate
 
 GRID_MIN = 1e-4
 
@@ -130,7 +130,7 @@ def _samples(hw, loaded):
                 dev = system.devices[dev_name]
                 if not isinstance(dev, Gpu):
                     continue
-                tm, tc = roofline_terms(dev, op)
+                tm, tc = dev.roofline_terms(op)
                 per_dev[dev_name].append((op.kind, tm, tc))
                 if op.measured_ns and op.measured_ns > 0:
                     ops[dev_name].append((op.kind, tm, tc, op.measured_ns * 1e-9))

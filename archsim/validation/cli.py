@@ -31,7 +31,7 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_validate(args) -> int:
-    from .compare import format_report, validate
+    from .measured import format_report, validate
     rep = validate(args.hw, args.traces)
     if args.plot:
         from .plot import scatter_plot

@@ -12,7 +12,7 @@ from archsim.hardware import load_hardware
 from archsim.mapping import Mapper
 from archsim.trace.generate import generate_trace
 from archsim.trace.io import save_trace
-from archsim.validation.compare import kernel_time_s, roofline_terms, validate
+from archsim.validation.measured import kernel_time_s, validate
 from archsim.validation.metrics import error_stats
 from archsim.workload import load_workload
 
@@ -78,7 +78,7 @@ def test_roofline_terms_reproduce_op_cost():
     dev = System(hw).devices["gpu0"]
     for s in generate_trace(workloads()[3]).steps[:2]:
         for op in s.ops:
-            tm, tc = roofline_terms(dev, op)
+            tm, tc = dev.roofline_terms(op)
             r = hw.devices["gpu0"].roofline
             k = r.per_kind.get(op.kind.value)
             be = k.bandwidth_efficiency if k and k.bandwidth_efficiency else r.bandwidth_efficiency

@@ -17,17 +17,6 @@ from ..trace.schema import Op, Trace
 from .metrics import error_stats
 
 
-def roofline_terms(dev: Gpu, op: Op) -> tuple:
-    """``(t_mem, t_cmp)`` at 100% efficiency, as :meth:`Gpu.roofline_terms`."""
-    return dev.roofline_terms(op)
-
-
-def kind_params(dev: Gpu, kind) -> tuple:
-    """``(bandwidth_efficiency, compute_efficiency, launch_overhead_s)``, as
-    :meth:`Gpu.kind_params`."""
-    return dev.kind_params(kind)
-
-
 def kernel_time_s(dev, op: Op) -> float:
     """Simulated kernel time of ``op``: the op cost less the roofline's launch overhead.
 
