@@ -163,3 +163,15 @@ def test_switch_forwards_between_devices():
     _, _, _, recs, transfers = res.timeline[0]
     assert [t.link.name for t in transfers] == ["a->sw", "sw->b"]
     assert recs[1].start_ps == 2_000_000
+
+
+def test_a_collective_shows_on_every_member_track_of_the_timeline():
+    from archsim.engine.timeline import chrome_trace
+    h = hw(["d0", "d1"], links=[{"src": "d0", "dst": "d1", "bandwidth": "1 GB/s"}])
+    res = Simulator(h, record_timeline=True).run(trace([
+        op(0, 10, devices=["d0"]), op(1, 0, [0], kind=C, devices=["d0", "d1"], out_bytes=100,
+                                      collective="all_reduce", name="ar")]))
+    doc = chrome_trace(res)
+    pids = {e["args"]["name"]: e["pid"] for e in doc["traceEvents"] if e["ph"] == "M"}
+    ar = [e for e in doc["traceEvents"] if e.get("name") == "ar" and e.get("cat") == "collective"]
+    assert sorted(e["pid"] for e in ar) == sorted([pids["d0"], pids["d1"]])

@@ -34,13 +34,15 @@ def chrome_trace(result) -> dict:
                        "args": {"context_len": step.context_len, "batch": step.batch}})
         for r in recs:
             op = r.op
-            events.append({"ph": "X", "name": op.name, "cat": op.kind.value, "pid": pid[r.device],
-                           "tid": 0, "ts": (t0 + r.start_ps) / PS_PER_US,
-                           "dur": (r.end_ps - r.start_ps) / PS_PER_US,
-                           "args": {"step": si, "layer": op.layer, "flops": op.flops,
-                                    "bytes_read": op.bytes_read,
-                                    "bytes_written": op.bytes_written,
-                                    "actions": dict(r.cost.actions)}})
+            # a collective appears on every member's track
+            for dev in (r.device if type(r.device) is tuple else (r.device,)):
+                events.append({"ph": "X", "name": op.name, "cat": op.kind.value, "pid": pid[dev],
+                               "tid": 0, "ts": (t0 + r.start_ps) / PS_PER_US,
+                               "dur": (r.end_ps - r.start_ps) / PS_PER_US,
+                               "args": {"step": si, "layer": op.layer, "flops": op.flops,
+                                        "bytes_read": op.bytes_read,
+                                        "bytes_written": op.bytes_written,
+                                        "actions": dict(r.cost.actions)}})
         for tr in transfers:
             events.append({"ph": "X", "name": tr.op_name, "cat": "transfer",
                            "pid": pid["link " + tr.link.name], "tid": 0,

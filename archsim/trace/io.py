@@ -12,7 +12,7 @@ import os
 
 from ..errors import TraceError
 from ..fsutil import read_json, write_atomic
-from .schema import SCHEMA_NAME, SCHEMA_VERSION, Op, OpKind, Phase, Step, Trace
+from .schema import OP_KINDS, SCHEMA_NAME, SCHEMA_VERSION, Op, OpKind, Phase, Step, Trace
 
 _OP_INT = ("flops", "bytes_read", "bytes_written", "weight_bytes", "kv_bytes")
 _OP_KEYS = {"id", "name", "kind", "layer", "shape", "dtype", *_OP_INT, "weight_dtype", "kv_dtype",
@@ -115,7 +115,7 @@ def _load_op(v: _V, d, path, n_before, earlier_steps=()):
         kind = OpKind(d["kind"])
     except ValueError:
         v.fail(f"{path}.kind", f"unknown op kind {d['kind']!r}; expected one of "
-               + ", ".join(k.value for k in OpKind))
+               + ", ".join(OP_KINDS))
     if not isinstance(d["name"], str):
         v.fail(f"{path}.name", "expected a string")
     shape = d["shape"]
