@@ -34,9 +34,16 @@ def test_an_op_pinned_to_an_unknown_device_is_an_error():
         Simulator(h).run(trace([op(0, 1, devices=["gpu7"])]))
 
 
-def test_assignments_are_resolved_once_per_op_object():
+def test_rules_are_resolved_once_per_name_and_kind():
     h = hw(["a", "b"], rules=[{"device": "b", "names": ["x"]}])
     m = Mapper(h.placement, h.devices)
-    o = op(0, 1, name="x")
-    assert m.map_step(trace([o, o]).steps[0]) == ["b", "b"]
-    assert len(m._by_id) == 1
+    assert m.map_step(trace([op(0, 1, name="x"), op(1, 1, name="x"), op(2, 1, name="y")])
+                      .steps[0]) == ["b", "b", "a"]
+    assert len(m._ruled) == 2
+
+
+def test_a_collective_without_members_is_an_error():
+    from archsim import OpKind
+    with pytest.raises(SimulationError, match="names no member"):
+        Simulator(hw(["a"])).run(trace([op(0, 1, kind=OpKind.COLLECTIVE, out_bytes=4,
+                                          collective="all_reduce")]))

@@ -3,9 +3,10 @@ that runs it.
 
 An op pinned by a trace transform (``Op.devices``: a parallelism plan's shard, a captured
 multi-device run) goes where it is pinned; any other op goes where the design point's placement
-rules send it. The result is keyed by op *identity*, never by name: two shards called
-``L3.qkv_proj`` on two devices stay on their own devices. Ops shared between steps (decode steps
-reuse op objects) are resolved once.
+rules send it. An op's assignment follows from its own pins, never from another op's name:
+two shards called ``L3.qkv_proj`` pinned to two devices stay on their own devices. What the
+rules give depends on an op's name and kind alone, so it is resolved once per (name, kind);
+pins are checked once per distinct pin set.
 """
 from __future__ import annotations
 
@@ -29,18 +30,28 @@ class Mapper:
         self.placement = placement
         self.devices = tuple(devices)
         self._known = frozenset(self.devices)
-        self._by_id: dict = {}   # id(op) -> (op, assignment); the op is kept so ids stay unique
+        self._ruled: dict = {}    # (name, kind) -> device: the rules read nothing else
+        self._pinned: dict = {}   # (pins, kind) -> checked assignment
 
     def assign(self, op):
         """Device name of ``op``, or a tuple of member device names for a collective."""
-        hit = self._by_id.get(id(op))
-        if hit is not None and hit[0] is op:
-            return hit[1]
-        a = self._resolve(op)
-        self._by_id[id(op)] = (op, a)
+        pins = op.devices
+        if pins:
+            key = (pins, op.kind)
+            a = self._pinned.get(key)
+            if a is None:
+                a = self._pinned[key] = self._check_pins(op)
+            return a
+        key = (op.name, op.kind)
+        a = self._ruled.get(key)
+        if a is None:
+            if op.kind is OpKind.COLLECTIVE:
+                raise SimulationError(f"collective op {op.name!r} names no member devices; a "
+                                      "collective needs at least two")
+            a = self._ruled[key] = self.placement.device_for(op, self.devices)
         return a
 
-    def _resolve(self, op):
+    def _check_pins(self, op):
         pinned = op.devices
         for d in pinned:
             if d not in self._known:
@@ -54,9 +65,10 @@ class Mapper:
             if len(set(pinned)) != len(pinned):
                 raise SimulationError(f"collective op {op.name!r} names a member twice")
             return tuple(pinned)
-        if pinned:
-            return pinned[0]
-        return self.placement.device_for(op, self.devices)
+        if len(pinned) > 1:
+            raise SimulationError(f"op {op.name!r} of kind {op.kind.value} is pinned to "
+                                  f"{len(pinned)} devices; only a collective runs on several")
+        return pinned[0]
 
     def map_step(self, step) -> list:
         """Assignments of ``step``'s ops, in op order."""

@@ -114,16 +114,20 @@ class Op:
     def signature(self) -> tuple:
         """Key under which two ops cost the same on a device (for memoizing op costs).
 
-        Derived from every field except those that only say where an op sits in the graph or
-        the trace (:data:`IDENTITY_FIELDS`), so a field or attribute added by a transform can
-        never reuse a cost computed without it. Values are frozen recursively (dicts sorted).
+        Every field except those that only say where an op sits in the graph or the trace
+        (:data:`IDENTITY_FIELDS`), all attributes included, so a field or attribute added by a
+        transform can never reuse a cost computed without it (``tests/test_signature.py`` fails
+        when a field is added to :class:`Op` and not here). Attributes are frozen recursively.
         """
-        return tuple(_frozen(getattr(self, f)) for f in _COST_FIELDS)
+        a = self.attrs
+        return (self.kind, tuple(sorted(self.shape.items())), self.dtype, self.flops,
+                self.bytes_read, self.bytes_written, self.weight_bytes, self.kv_bytes,
+                self.weight_dtype, self.kv_dtype, self.measured_ns, self.measured_energy_j,
+                _frozen(a) if a else None)
 
 
 #: fields that say where an op sits (graph position, name, pins), not what it costs
 IDENTITY_FIELDS = frozenset({"id", "name", "layer", "deps", "prior", "devices"})
-_COST_FIELDS = tuple(f for f in Op.__dataclass_fields__ if f not in IDENTITY_FIELDS)
 
 
 def _frozen(v):
