@@ -1,8 +1,10 @@
 """The Python API; mirrors the ``archsim`` CLI."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
+from .capacity import check_fits, max_batch
 from .engine.simulator import Simulator
 from .errors import ConfigError, SimulationError
 from .hardware import HardwareConfig, load_hardware
@@ -43,22 +45,34 @@ def is_trace_path(path) -> bool:
     return p.endswith((".json", ".json.gz"))
 
 
-def check_capacity(hw: HardwareConfig, sim: Simulator, w: Workload) -> None:
-    """Fail early when weights plus the full KV cache exceed the devices' memory."""
-    caps = [d.memory_capacity_bytes() for d in sim.system.devices.values()]
-    caps = [c for c in caps if c is not None]
-    if not caps:
-        return
-    from .dtypes import nbytes
-    m = w.model
-    weights = nbytes(m.parameter_count(), w.precision.weights)
-    ctx = w.prompt_tokens + w.generate_tokens - 1
-    kv = nbytes(2 * m.num_layers * m.kv_heads * m.dim_head * ctx * w.batch_size,
-                w.precision.kv_cache)
-    if weights + kv > sum(caps):
-        raise SimulationError(
-            f"{m.name} needs {(weights + kv) / 2**30:.1f} GiB (weights {weights / 2**30:.1f} GiB "
-            f"+ KV cache {kv / 2**30:.1f} GiB) but {hw.name} has {sum(caps) / 2**30:.1f} GiB")
+def prepare(hw: HardwareConfig, w: Workload, sim: Simulator | None = None,
+            traces: dict | None = None) -> tuple:
+    """``(trace, simulator)`` for ``w`` on ``hw``: the analytic trace after the design point's
+    transforms, checked to fit in every device's memory (a ``batch_size: max`` workload first
+    gets the largest batch that fits). ``traces`` caches analytic traces per workload."""
+    sim = sim or Simulator(hw)
+    w = resolve_batch(hw, w)
+    logical = traces.get(w) if traces is not None else None
+    if logical is None:
+        logical = generate_trace(w)
+        if traces is not None:
+            traces[w] = logical
+    trace = apply_transforms(logical, hw.trace_transforms(), hw)
+    check_fits(trace, sim.system, sim.mapper, hw.name)
+    return trace, sim
+
+
+def resolve_batch(hw: HardwareConfig, w: Workload) -> Workload:
+    """``w`` with ``batch_size: max`` replaced by the largest batch ``hw`` holds."""
+    if w.batch_size != "max":
+        return w
+    sim = Simulator(hw)
+
+    def build(probe):
+        trace = apply_transforms(generate_trace(probe), hw.trace_transforms(), hw)
+        return trace, sim.system, sim.mapper
+
+    return dataclasses.replace(w, batch_size=max_batch(w, hw, build))
 
 
 def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = False):
@@ -91,7 +105,6 @@ def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = 
             raise ConfigError("--set workload keys cannot change a recorded trace")
         trace = workload if isinstance(workload, Trace) else load_trace(workload)
     else:
-        w = load_workload(workload, wl_over)
-        check_capacity(hw_cfg, sim, w)
-        trace = generate_trace(w)
-    return sim.run(apply_transforms(trace, hw_cfg.transforms), progress=progress)
+        trace, sim = prepare(hw_cfg, load_workload(workload, wl_over), sim)
+        return sim.run(trace, progress=progress)
+    return sim.run(apply_transforms(trace, hw_cfg.trace_transforms(), hw_cfg), progress=progress)

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .api import check_capacity, split_overrides
+from .api import prepare, split_overrides
 from .engine.simulator import Simulator
 from .hardware import load_hardware
-from .trace.generate import generate_trace
-from .transforms import apply_transforms
 from .workload import load_workload
 
 
@@ -113,10 +111,10 @@ def compare(target, baselines, workloads, *, overrides=(), progress=False) -> Co
     for i, w in enumerate(wls):
         name = w.name or f"workload{i}"
         wnames.append(name)
-        for h, sim in zip(hws, sims):
-            check_capacity(h, sim, w)
-        trace = generate_trace(w)
-        for h, sim in zip(hws, sims):
-            results[(name, h.name)] = sim.run(apply_transforms(trace, h.transforms),
-                                              progress=progress)
+        # each design point runs the trace its own transforms and batch make of the workload
+        # (the analytic trace is generated once per batch size)
+        traces: dict = {}
+        prepared = [prepare(h, w, sim, traces) for h, sim in zip(hws, sims)]
+        for h, (trace, sim) in zip(hws, prepared):
+            results[(name, h.name)] = sim.run(trace, progress=progress)
     return Comparison(wnames, names, results)

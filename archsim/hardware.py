@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 from .config.presets import apply_overrides, locate
 from .config.schema import from_located, param, quantity
 from .devices.common import DeviceEntry
 from .mapping.placement import Placement
+from .topology import expand
 from .transforms.base import TransformEntry, check_transforms
+from .transforms.parallel import Parallelism
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,10 @@ class LinkConfig:
     latency_s: float = quantity("time", default=0.0, min=0)
     energy_j_per_bit: float = quantity("energy_per_bit", default=0.0, min=0,
                                       key="energy_per_bit")
+    efficiency: float = param(default=1.0, min=0.0, max=1.0, min_exclusive=True,
+                              doc="achieved fraction of the line rate (protocol overhead)")
     bidirectional: bool = param(default=True)
+    name: str | None = param(default=None, doc="the link preset's name, for reports")
     source: str | None = param(default=None)
 
 
@@ -74,9 +79,15 @@ class HardwareConfig:
     name: str = param()
     devices: dict[str, DeviceEntry] = param()
     description: str | None = param(default=None)
+    groups: dict[str, tuple[str, ...]] = param(
+        default_factory=dict, doc="named device lists (a device entry with 'count: N' makes one)")
+    allow_unused_devices: bool = param(
+        default=False, doc="accept devices that no op runs on (else that is an error)")
     switches: dict[str, SwitchConfig] = param(default_factory=dict)
     links: tuple[LinkConfig, ...] = param(default=())
     placement: Placement = param(default_factory=Placement)
+    parallelism: Optional[Parallelism] = param(default=None, doc="the parallelism plan "
+                                               "(archsim.transforms.parallel), applied first")
     transforms: tuple[TransformEntry, ...] = param(default=(), doc="trace transforms applied "
                                                    "before mapping, in order")
     cost: CostModel = param(default_factory=CostModel)
@@ -87,6 +98,11 @@ class HardwareConfig:
         for name in self.switches:
             if name in self.devices:
                 return (("switches", name), f"{name!r} is both a device and a switch")
+        for g, members in self.groups.items():
+            for i, d in enumerate(members):
+                if d not in self.devices:
+                    return (("groups", g, i), f"unknown device {d!r}; devices are "
+                            f"{', '.join(self.devices)}")
         bad = self.placement.check(self.devices)
         if bad is not None:
             return (("placement",) + bad[0], bad[1])
@@ -102,6 +118,12 @@ class HardwareConfig:
         return None
 
 
+    def trace_transforms(self) -> tuple:
+        """Every transform this design point applies to a trace, in order: the parallelism
+        plan, then ``transforms``."""
+        return ((self.parallelism,) if self.parallelism is not None else ()) + self.transforms
+
+
 def load_hardware(source, overrides=()) -> HardwareConfig:
     """Load a hardware config from a YAML path (or a ``dict``), applying ``--set`` overrides."""
     if isinstance(source, HardwareConfig):
@@ -109,7 +131,7 @@ def load_hardware(source, overrides=()) -> HardwareConfig:
     located = locate(source if isinstance(source, dict) else os.fspath(source), "hw",
                      what="hardware config")
     located = apply_overrides(located, overrides)
-    return from_located(HardwareConfig, located)
+    return from_located(HardwareConfig, expand(located))
 
 
 __all__ = ["HardwareConfig", "LinkConfig", "SwitchConfig", "CostModel", "load_hardware"]

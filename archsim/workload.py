@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, asdict
+from typing import Literal, Union
 
 from .config.presets import apply_overrides, locate
 from .config.schema import from_located, param
@@ -40,7 +41,9 @@ class Workload:
     _preset_category = "workloads"
 
     model: ModelSpec = param()
-    batch_size: int = param(default=1, min=1)
+    batch_size: Union[int, Literal["max"]] = param(
+        default=1, min=1, doc="sequences per step, or 'max': the largest batch every device "
+        "of the design point holds (archsim.capacity)")
     prompt_tokens: int = param(default=128, min=1)
     generate_tokens: int = param(default=128, min=1)
     precision: Precision = param(default_factory=Precision)

@@ -42,10 +42,10 @@ def op(i, ps, deps=(), out_bytes=0, name=None, kind=OpKind.ELEMENTWISE, devices=
               attrs=attrs, devices=tuple(devices), prior=tuple(prior))
 
 
-def hw(devices, links=(), rules=(), hosts=None, switches=()):
+def hw(devices, links=(), rules=(), hosts=None, switches=(), allow_unused=True):
     hosts = hosts or {}
     return load_hardware({
-        "name": "t", "devices": {d: {"kind": "fixed_test", **({"host": hosts[d]} if d in hosts
+        "name": "t", "allow_unused_devices": allow_unused, "devices": {d: {"kind": "fixed_test", **({"host": hosts[d]} if d in hosts
                                                               else {})} for d in devices},
         "switches": {s: {} for s in switches},
         "links": [dict(l) for l in links],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import simpy
 
+from ..trace.schema import OpKind
 from .scheduler import OpRecord, TransferRecord
 
 
@@ -100,6 +101,14 @@ def simulate_events(steps, assignments, costs, system):
             w.append(arrived[key] if key in arrived else done[sj][d])
         return w
 
+    def transfer_proc(si, i):
+        op = steps[si].ops[i]
+        w = waits_of(si, op, loc(si, i))
+        if w:
+            yield env.all_of(w)
+        recs[si][i] = OpRecord(op, loc(si, i), env.now, env.now, costs[si][i])
+        done[si][i].succeed()
+
     def dev_proc(dev, entries):
         for si, i in entries:
             op = steps[si].ops[i]
@@ -135,6 +144,9 @@ def simulate_events(steps, assignments, costs, system):
             if type(where) is tuple:
                 coll_done[(si, i)] = done[si][i]
                 env.process(coll_proc(si, i))
+            elif step.ops[i].kind is OpKind.TRANSFER:
+                env.process(transfer_proc(si, i))
+                continue
             for dev in (where if type(where) is tuple else (where,)):
                 per_dev.setdefault(dev, []).append((si, i))
     for dev, entries in per_dev.items():

@@ -14,6 +14,9 @@ multi-device, multi-step DAGs):
   device has a host (a PIM device's results go out to its host and back). Each link carries its
   transfers one at a time, in the order their consumers appear in the trace; an output is moved
   to a given device once, however many ops there consume it;
+- a ``transfer`` op marks the part of its dependency's output that crosses to its consumers
+  (its ``bytes_written``): it ends as soon as its inputs are on its device, takes no device
+  time and does not wait in the device's queue;
 - a ``collective`` op runs on all its member devices at once: it starts when every member is
   free, every link it uses is free and its dependencies have finished (wherever they ran: its
   own cost moves the data, :mod:`.collective`), and it holds members and links until it ends.
@@ -27,6 +30,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+
+from ..trace.schema import OpKind
+
+TRANSFER = OpKind.TRANSFER
 
 
 @dataclass(slots=True)
@@ -113,6 +120,8 @@ class Scheduler:
                     ready = t
             if collective:
                 s, e = self._collective(op, where, c, ready, transfers)
+            elif op.kind is TRANSFER:
+                s = e = ready                # a view of its input: no device time, no queue
             else:
                 s = dev_free.get(where, 0)
                 if ready > s:
@@ -132,11 +141,13 @@ class Scheduler:
     # ---- pieces ----------------------------------------------------------------------------
     def _single_queue(self, ops, assignment) -> bool:
         first = assignment[0]
-        if type(first) is tuple or self._keep and any(op.prior for op in ops):
+        if type(first) is tuple or assignment.count(first) != len(assignment):
             return False
         if self.system.needs_move(first, first):
             return False
-        return assignment.count(first) == len(assignment)
+        if self._keep and any(op.prior for op in ops):
+            return False
+        return not any(op.kind is TRANSFER for op in ops)
 
     def _running_sum(self, ops, dev, costs, t_bar, records) -> StepSchedule:
         """One in-order queue and no transfers: the ops run back to back."""

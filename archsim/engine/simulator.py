@@ -16,9 +16,13 @@ from ..devices.base import OpCost
 from ..errors import SimulationError
 from ..hardware import HardwareConfig
 from ..mapping import Mapper
-from ..trace.schema import Trace
+from ..trace.schema import OpKind, Trace
 from .scheduler import Scheduler
 from .system import System
+
+
+#: a ``transfer`` op takes no device time: it marks what crosses a link (see the scheduler)
+_NO_COST = OpCost(0)
 
 
 class Simulator:
@@ -51,6 +55,8 @@ class Simulator:
         """Cost of ``op`` on device ``where`` (or on the member tuple of a collective)."""
         if type(where) is tuple:
             return OpCost(self.system.collective(op, where)[0])
+        if op.kind is OpKind.TRANSFER:
+            return _NO_COST
         dev = self.system.devices[where]
         if not self.memoize:
             return dev.op_cost(op)
@@ -112,6 +118,7 @@ class Simulator:
         if bar is not None:
             bar.close()
         time_kind, count_kind, actions = _tally(occurrences)
+        self._check_used(count_kind)
         # each step's share of the run: how far it moved the completion frontier
         frontier = np.maximum.accumulate(ends)
         step_ps = np.diff(frontier, prepend=0)
@@ -122,6 +129,21 @@ class Simulator:
         return RunResult(hw=self.hw, system=self.system, trace=trace, step_ps=step_ps,
                          step_start_ps=starts, step_end_ps=ends, priced=priced,
                          timeline=timeline, wall_s=time.perf_counter() - t_wall, **counts)
+
+
+    def _check_used(self, count_kind) -> None:
+        """Never collapse silently: every declared device must run something (or relay as a
+        host), unless the design point says ``allow_unused_devices: true``."""
+        if self.hw.allow_unused_devices:
+            return
+        used = {d for d, _ in count_kind}
+        used |= {self.system.devices[d].host() for d in used} - {None}
+        unused = [d for d in self.system.devices if d not in used]
+        if unused:
+            raise SimulationError(
+                f"design point {self.hw.name!r} declares {len(unused)} device(s) that no op "
+                f"runs on: {', '.join(unused)}; map ops onto them (placement rules, a "
+                "parallelism plan) or set 'allow_unused_devices: true' to simulate without them")
 
 
 def _tally(occurrences) -> tuple:

@@ -19,7 +19,8 @@ from .collective import ring_cost
 
 
 class Link:
-    """One direction of a link: moving ``n`` bytes takes ``latency + n / bandwidth``."""
+    """One direction of a link: moving ``n`` bytes takes ``latency + n / (bandwidth x
+    efficiency)``."""
 
     __slots__ = ("src", "dst", "name", "bandwidth_bytes_per_s", "latency_ps",
                  "energy_pj_per_byte")
@@ -27,7 +28,8 @@ class Link:
     def __init__(self, src, dst, cfg):
         self.src, self.dst = src, dst
         self.name = f"{src}->{dst}"
-        self.bandwidth_bytes_per_s = cfg.bandwidth_bytes_per_s  # None: latency only
+        bw = cfg.bandwidth_bytes_per_s                 # None: latency only
+        self.bandwidth_bytes_per_s = None if bw is None else bw * cfg.efficiency
         self.latency_ps = int(round(cfg.latency_s * 1e12))
         self.energy_pj_per_byte = cfg.energy_j_per_bit * 8e12
 

@@ -26,7 +26,8 @@ class Transform:
         """``(key path, message)`` if this transform cannot apply to design point ``hw``."""
         return None
 
-    def apply(self, trace):
+    def apply(self, trace, hw=None):
+        """The transformed trace (``hw``: the design point, for transforms that place ops)."""
         raise NotImplementedError
 
 
@@ -44,7 +45,7 @@ def register_transform(cls):
 
 def transform_kinds() -> dict:
     """Registered transform kinds: name -> config class."""
-    from . import data_parallel  # noqa: F401  (registers itself)
+    from . import data_parallel, parallel  # noqa: F401  (register themselves)
     return dict(_REGISTRY)
 
 
@@ -68,15 +69,19 @@ class TransformEntry:
         return build(kinds[kind], value, ctx)
 
 
-def apply_transforms(trace, transforms):
-    """``trace`` after each of ``transforms`` in order."""
+def apply_transforms(trace, transforms, hw=None):
+    """``trace`` after each of ``transforms`` in order, on design point ``hw``."""
     for t in transforms:
-        trace = t.apply(trace)
+        trace = t.apply(trace, hw)
     return trace
 
 
 def check_transforms(hw) -> tuple | None:
     """The first problem of ``hw.transforms`` against ``hw``, as ``(key path, message)``."""
+    if hw.parallelism is not None:
+        bad = hw.parallelism.check(hw)
+        if bad is not None:
+            return (("parallelism",) + tuple(bad[0]), bad[1])
     for i, t in enumerate(hw.transforms):
         bad = t.check(hw)
         if bad is not None:

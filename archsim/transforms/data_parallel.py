@@ -39,7 +39,7 @@ class DataParallel(Transform):
                         f"{', '.join(hw.devices)}")
         return None
 
-    def apply(self, trace: Trace) -> Trace:
+    def apply(self, trace: Trace, hw=None) -> Trace:
         n = len(self.devices)
         copies: dict = {}   # (id(op), replica, offsets) -> copy; decode steps keep sharing ops
         sizes = [len(s.ops) for s in trace.steps]

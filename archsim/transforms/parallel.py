@@ -1,0 +1,390 @@
+"""A parallelism plan, as data: tensor, pipeline and data parallelism and attention
+disaggregation turn the logical trace into per-device ops plus the collectives and transfers
+they imply.
+
+``parallelism:`` in a design point (or ``{kind: parallel, ...}`` under ``transforms:``)::
+
+    parallelism:
+      devices: gpu        # units of the plan: data x pipeline x tensor of them, ranks in
+                          # order replica, stage, tensor rank (see archsim.transforms.units)
+      tensor: 4           # Megatron TP: QKV and FFN-up column-split, out-proj and FFN-down
+                          # row-split with an all-reduce after each, heads and KV heads split
+      pipeline: 2         # PP: layers split in contiguous stages (or layers_per_stage)
+      data: 1             # replicas, each running the workload's batch
+      micro_batches: 2    # the batch split in this many parts that flow independently:
+                          # pipelined over PP stages, staggered against an attention pool
+      attention:          # attention disaggregation (Lamina's DOP (a, b), AttAcc)
+        devices: h20      # units that run attention score, softmax and context
+
+Per op (see :mod:`.shard` for the counting): QKV and FFN-up are column shards; the activation
+and RoPE are column shards; out-proj and FFN-down are row shards followed by an ``all_reduce``
+collective over the stage's tensor group; attention runs on the rank's heads; norms, residual
+adds and the embedding run whole on every rank; the LM head is split by vocabulary (uneven
+shards allowed) and followed by an ``all_gather`` of the logits; sampling runs on every rank.
+Pipeline stages hand the residual stream to the next stage through ordinary dependencies, so
+the engine moves it over the links.
+
+With an attention pool the (sequence, KV head) pairs of each micro-batch are divided evenly over
+the pool's units (a unit computes score, softmax and context of its pairs, with every query head
+of each pair's KV head); each tensor rank sends the Q, K and V of the pairs it computed to the
+units that own them and gets their attention output back (``transfer`` ops: Lamina v2 section
+4, AttAcc's GPU-PIM split). Micro-batches are ordered slice by slice (the dense ops between two
+attentions of every micro-batch, then their attentions), so one micro-batch's attention runs
+while the next one's dense ops do: Lamina's staggered pipelining.
+
+With more than one micro-batch, or pipeline stages, steps carry no barrier: each micro-batch's
+next step starts when its own previous token is sampled (``Op.prior``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Optional, Union
+
+from ..config.schema import param
+from ..dtypes import nbytes
+from ..errors import ConfigError
+from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, OpKind, Step, Trace
+from . import shard
+from .base import Transform, pinned_error, register_transform
+from .units import member_for, resolve_units
+
+#: role of an op in a decoder layer, by the name after ``L<i>.``
+LAYER_ROLES = {"norm1": "whole", "norm2": "whole", "residual1": "whole", "residual2": "whole",
+               "qkv_proj": "qkv", "rope": "cols", "attn_score": "attention",
+               "softmax": "attention", "attn_context": "attention", "out_proj": "row",
+               "ffn_up": "column", "act": "cols", "ffn_down": "row"}
+#: role of an op outside the layers, by name
+OUTER_ROLES = {"embed": "whole", "final_norm": "whole", "lm_head": "vocab", "sample": "whole"}
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionPool:
+    """Units that run attention (score, softmax, context) for the dense units."""
+
+    devices: Union[str, tuple[str, ...]] = param(doc="a group, devices, or groups zipped")
+
+
+@register_transform
+@dataclasses.dataclass(frozen=True)
+class Parallelism(Transform):
+    """Tensor, pipeline and data parallelism and attention disaggregation (module docstring)."""
+
+    devices: Union[str, tuple[str, ...]] = param(doc="a group, devices, or groups zipped")
+    tensor: int = param(default=1, min=1)
+    pipeline: int = param(default=1, min=1)
+    data: int = param(default=1, min=1)
+    micro_batches: int = param(default=1, min=1)
+    layers_per_stage: tuple[int, ...] = param(default=())
+    attention: Optional[AttentionPool] = param(default=None)
+    kind: Literal["parallel"] = param(default="parallel")
+
+    def validate(self):
+        if self.layers_per_stage and len(self.layers_per_stage) != self.pipeline:
+            return (("layers_per_stage",), f"{len(self.layers_per_stage)} entries for "
+                    f"{self.pipeline} pipeline stages")
+        if any(n < 1 for n in self.layers_per_stage):
+            return (("layers_per_stage",), "every stage needs at least one layer")
+        return None
+
+    def check(self, hw):
+        try:
+            units = resolve_units(self.devices, hw, ("devices",))
+            need = self.data * self.pipeline * self.tensor
+            if len(units) != need:
+                return (("devices",), f"the plan needs data x pipeline x tensor = {need} units, "
+                        f"{self.devices!r} gives {len(units)}")
+            if self.attention is not None:
+                pool = resolve_units(self.attention.devices, hw, ("attention", "devices"))
+                shared = {d for u in pool for d in u} & {d for u in units for d in u}
+                if shared:
+                    return (("attention", "devices"), "the attention pool shares devices with "
+                            f"the dense units: {', '.join(sorted(shared))}")
+        except ConfigError as e:
+            return (tuple(str(e.key or "devices").split(".")), e.message)
+        return None
+
+    def apply(self, trace: Trace, hw=None) -> Trace:
+        if hw is None:
+            raise ConfigError("the parallel transform needs its design point")
+        return _Planner(self, trace, hw).run()
+
+
+class _Planner:
+    """Builds the transformed trace (one instance per application)."""
+
+    def __init__(self, plan: Parallelism, trace: Trace, hw) -> None:
+        self.p, self.trace, self.hw = plan, trace, hw
+        m = (trace.workload or {}).get("model") or {}
+        try:
+            self.H, self.L = int(m["num_heads"]), int(m["num_layers"])
+            self.KV = int(m.get("num_kv_heads") or self.H)
+            self.hd = int(m.get("head_dim") or int(m["hidden_size"]) // self.H)
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError("a parallelism plan needs the trace's model (num_heads, num_layers, "
+                              "hidden_size): this trace records no workload model") from None
+        self.units = resolve_units(plan.devices, hw, ("parallelism", "devices"))
+        self.pool = resolve_units(plan.attention.devices, hw, ("parallelism", "attention",
+                                                               "devices")) \
+            if plan.attention else None
+        t = plan.tensor
+        self.kv_rank = shard.kv_heads_per_rank(self.H, self.KV, t, "qkv_proj")
+        if self.pool and self.KV % t:
+            raise ConfigError(f"attention disaggregation needs tensor parallelism {t} to divide "
+                              f"the {self.KV} KV heads")
+        self.stage_of = self._stages()
+        self.cache: dict = {}
+
+    # ---- structure ---------------------------------------------------------------------------
+    def _stages(self) -> list:
+        p, L = self.p.pipeline, self.L
+        sizes = list(self.p.layers_per_stage) or [L // p + (i < L % p) for i in range(p)]
+        if sum(sizes) != L:
+            raise ConfigError(f"layers_per_stage adds up to {sum(sizes)}, the model has {L} "
+                              "layers", key="parallelism.layers_per_stage")
+        if min(sizes) < 1:
+            raise ConfigError(f"{p} pipeline stages for {L} layers", key="parallelism.pipeline")
+        out = []
+        for s, n in enumerate(sizes):
+            out += [s] * n
+        return out
+
+    def role(self, op: Op) -> str:
+        if op.layer >= 0:
+            r = LAYER_ROLES.get(op.name.split(".", 1)[-1])
+        else:
+            r = OUTER_ROLES.get(op.name)
+        if r is None:
+            if op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS or op.devices:
+                raise ConfigError(f"the parallelism plan does not know how to split op "
+                                  f"{op.name!r} ({op.kind.value}); known layer ops: "
+                                  f"{', '.join(LAYER_ROLES)}")
+            return "whole"
+        return r
+
+    def stage(self, op: Op) -> int:
+        if op.layer >= 0:
+            return self.stage_of[op.layer]
+        return 0 if op.name == "embed" else self.p.pipeline - 1
+
+    def unit(self, replica: int, stage: int, rank: int) -> tuple:
+        p = self.p
+        return self.units[(replica * p.pipeline + stage) * p.tensor + rank]
+
+    def segments(self, ops) -> list:
+        """Logical op ids in emission segments: split at stage changes and, with a pool, around
+        each layer's attention ops."""
+        segs, cur, key = [], [], None
+        for op in ops:
+            att = self.pool is not None and self.role(op) == "attention"
+            k = (self.stage(op), att, op.layer if att else None)
+            if cur and k != key:
+                segs.append((key[1], cur))
+                cur = []
+            key = k
+            cur.append(op.id)
+        if cur:
+            segs.append((key[1], cur))
+        return segs
+
+    # ---- the transform -----------------------------------------------------------------------
+    def run(self) -> Trace:
+        p = self.p
+        steps, prev_last = [], None
+        overlap = p.micro_batches > 1 or p.pipeline > 1
+        for s in self.trace.steps:
+            if s.batch % p.micro_batches:
+                raise ConfigError(f"micro_batches {p.micro_batches} does not divide the batch "
+                                  f"{s.batch} of step {s.index}", key="parallelism.micro_batches")
+            b = _StepBuilder(self, s, prev_last if overlap else None)
+            ops, last = b.build()
+            steps.append(dataclasses.replace(
+                s, ops=tuple(ops), batch=s.batch * p.data, tokens_out=s.yielded_tokens * p.data,
+                first_tokens=s.first_token_sequences * p.data,
+                barrier=s.barrier if not overlap or prev_last is None else False))
+            prev_last = last
+        meta = dict(self.trace.meta)
+        meta.setdefault("transforms", []).append(
+            {"kind": "parallel", "tensor": p.tensor, "pipeline": p.pipeline, "data": p.data,
+             "micro_batches": p.micro_batches, "attention_units": len(self.pool or ())})
+        return dataclasses.replace(self.trace, steps=tuple(steps), meta=meta)
+
+
+class _StepBuilder:
+    """The ops of one transformed step."""
+
+    def __init__(self, planner: _Planner, step: Step, prev_last) -> None:
+        self.pl, self.step, self.prev_last = planner, step, prev_last
+        self.ops: list = []
+        self.where: dict = {}   # (replica, mb, logical id) -> {tensor rank or unit: new id}
+        self._sends: dict = {}
+
+    def add(self, logical: Op, variant, deps, make, prior=()) -> int:
+        """Append the op ``make()`` builds for ``logical`` at ``variant`` (whose last item is
+        its device, or a collective's members). Built once per (logical op, variant, position,
+        dependencies): decode steps that share logical ops share the transformed ones."""
+        new_id = len(self.ops)
+        key = (id(logical), variant, new_id, tuple(deps), tuple(prior))
+        hit = self.pl.cache.get(key)
+        if hit is None:
+            dev = variant[-1]
+            hit = self.pl.cache[key] = (logical, dataclasses.replace(
+                make(), id=new_id, deps=tuple(deps), prior=tuple(prior),
+                devices=dev if type(dev) is tuple else (dev,)))
+        self.ops.append(hit[1])
+        return new_id
+
+    def build(self):
+        pl, p = self.pl, self.pl.p
+        logical = self.step.ops
+        for o in logical:
+            if o.devices:
+                raise pinned_error(o, "parallelism")
+        M = p.micro_batches
+        last = {}
+        for is_att, ids in pl.segments(logical):
+            if not is_att:
+                for r in range(p.data):
+                    for mb in range(M):
+                        for i in ids:
+                            self.dense(logical[i], r, mb, last)
+            else:
+                for r in range(p.data):
+                    for mb in range(M):
+                        for i in ids:
+                            self.attention(logical[i], r, mb)
+        return self.ops, last
+
+    # ---- dense ops on the tensor ranks of a stage ----------------------------------------------
+    def deps_on_rank(self, op, r, mb, rank) -> list:
+        out = []
+        for d in op.deps:
+            placed = self.where[(r, mb, d)]
+            if rank in placed:
+                out.append(placed[rank])
+            elif ("to", rank) in placed:                 # attention output returned to rank
+                out += placed[("to", rank)]
+            else:                                         # whole-on-all value (e.g. collective)
+                out.append(placed.get("all", next(iter(placed.values()))))
+        return out
+
+    def dense(self, op: Op, r: int, mb: int, last: dict) -> None:
+        pl, p = self.pl, self.pl.p
+        t, role, st = p.tensor, pl.role(op), pl.stage(op)
+        placed = {}
+        for k in range(t):
+            unit = pl.unit(r, st, k)
+            make = lambda k=k: _dense_shard(pl, op, role, k)  # noqa: E731
+            prior = ()
+            if self.prev_last is not None and not op.deps and (r, mb, k) in self.prev_last:
+                prior = ((1, self.prev_last[(r, mb, k)]),)
+            dev = member_for(op, unit, pl.hw)
+            placed[k] = self.add(op, (r, mb, k, dev), self.deps_on_rank(op, r, mb, k), make,
+                                 prior)
+            last[(r, mb, k)] = placed[k]
+        if t > 1 and role in ("row", "vocab"):
+            members = tuple(self.ops[placed[k]].devices[0] for k in range(t))
+            what = "all_reduce" if role == "row" else "all_gather"
+            cid = self.add(op, (r, mb, what, members), [placed[k] for k in range(t)],
+                           lambda: _collective(op, what, p.micro_batches))
+            placed = {k: cid for k in range(t)}
+            placed["all"] = cid
+        self.where[(r, mb, op.id)] = placed
+
+    # ---- attention on the pool -------------------------------------------------------------------
+    def attention(self, op: Op, r: int, mb: int) -> None:
+        pl, p = self.pl, self.pl.p
+        t, pool, M = p.tensor, pl.pool, p.micro_batches
+        B = self.step.batch // M
+        G, pairs = pl.H // pl.KV, B * pl.KV
+        n = len(pool)
+        bounds = [pairs * u // n for u in range(n + 1)]
+        per_rank = pairs // t                      # pairs whose Q, K, V each tensor rank makes
+        q_len = int(self.step.new_tokens)
+        placed = {}
+        for u in range(n):
+            lo, hi = bounds[u], bounds[u + 1]
+            if hi == lo:
+                continue
+            if op.kind in ATTENTION_KINDS:
+                make = lambda lo=lo, hi=hi: shard.attention_part(op, hi - lo, G, 1)  # noqa: E731
+            else:
+                make = lambda lo=lo, hi=hi: shard.share(  # noqa: E731
+                    shard.share(op, 1, M), hi - lo, pairs)
+            deps = []
+            for d in op.deps:
+                src = self.where[(r, mb, d)]
+                if ("pool", u) in src:
+                    deps.append(src[("pool", u)])
+                else:
+                    deps += self.sends(op, d, src, r, mb, u, lo, hi, per_rank, G, q_len)
+            dev = member_for(op, pool[u], pl.hw)
+            placed[("pool", u)] = self.add(op, (r, mb, ("pool", u), dev), deps, make)
+        if op.kind is OpKind.ATTENTION_CONTEXT:
+            # attention output back to the tensor ranks that own the pairs' heads
+            out = nbytes(q_len * G * pl.hd, op.dtype)
+            for k in range(t):
+                rets = []
+                for u in range(n):
+                    a = max(bounds[u], k * per_rank)
+                    b = min(bounds[u + 1], (k + 1) * per_rank)
+                    if b <= a:
+                        continue
+                    src = placed[("pool", u)]
+                    rets.append(self.add(op, (r, mb, ("ret", u, k), self.ops[src].devices[0]),
+                                         [src], lambda n_=(b - a) * out: _transfer(
+                                             f"L{op.layer}.attention_to_dense", op, n_)))
+                placed[("to", k)] = rets
+        self.where[(r, mb, op.id)] = placed
+
+    def sends(self, op, d, src, r, mb, u, lo, hi, per_rank, G, q_len) -> list:
+        """Q, K and V of pool unit ``u``'s pairs ``[lo, hi)`` from every tensor rank that made
+        some of them (one transfer per rank and unit and layer, shared by score and context)."""
+        key = (r, mb, op.layer, u, d)
+        hit = self._sends.get(key)
+        if hit is not None:
+            return hit
+        per_pair = nbytes(q_len * G * self.pl.hd, op.dtype) + \
+            nbytes(2 * q_len * self.pl.hd, op.kv_dtype or op.dtype)
+        out = []
+        for k in range(self.pl.p.tensor):
+            a, b = max(lo, k * per_rank), min(hi, (k + 1) * per_rank)
+            if b > a:
+                out.append(self.add(op, (r, mb, ("send", k, u), self.ops[src[k]].devices[0]),
+                                    [src[k]], lambda n_=(b - a) * per_pair: _transfer(
+                                        f"L{op.layer}.qkv_to_attention", op, n_)))
+        self._sends[key] = out
+        return out
+
+
+def _dense_shard(pl, op: Op, role: str, k: int) -> Op:
+    """Tensor rank ``k``'s share of one micro-batch of logical op ``op``."""
+    p = pl.p
+    t = p.tensor
+    part = shard.share(op, 1, p.micro_batches)
+    if role == "qkv":
+        return shard.qkv(part, pl.H, pl.KV, pl.hd, t) if t > 1 else part
+    if role == "column":
+        return shard.column(part, t)
+    if role == "row":
+        return shard.row(part, t, k)
+    if role == "cols":
+        return shard.split_cols(part, t) if t > 1 else part
+    if role == "attention":
+        if op.kind in ATTENTION_KINDS:
+            return shard.attention_part(part, int(part.shape["batch"]), pl.H // t, pl.kv_rank)
+        return shard.share(part, 1, t)
+    if role == "vocab":
+        return shard.vocab(part, t, k)
+    return part
+
+
+def _collective(op: Op, what: str, micro_batches: int) -> Op:
+    """The all-reduce after a row-split matmul, or the all-gather of the vocabulary shards."""
+    m, n = int(op.shape["m"]) // micro_batches, int(op.shape["n"])
+    return Op(0, f"{op.name}.{what}", OpKind.COLLECTIVE, op.layer, {"elements": m * n},
+              op.dtype, 0, 0, nbytes(m * n, op.dtype), attrs={"collective": what})
+
+
+def _transfer(name: str, op: Op, nbytes_: int) -> Op:
+    """A ``transfer`` op: the part of its dependency's output that crosses to its consumers."""
+    return Op(0, name, OpKind.TRANSFER, op.layer, {"bytes": nbytes_}, op.dtype, 0, 0, nbytes_)
