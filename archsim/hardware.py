@@ -50,6 +50,16 @@ class SwitchConfig:
 
 
 @dataclass(frozen=True)
+class CollectiveConfig:
+    """How collectives run (:mod:`archsim.engine.collective`)."""
+
+    algorithm: Literal["ring", "tree"] = param(default="ring", doc="all-reduce algorithm")
+    launch_latency_s: float = quantity("time", default=0.0, min=0,
+                                       doc="fixed cost per collective (NCCL base latency)")
+    source: str | None = param(default=None)
+
+
+@dataclass(frozen=True)
 class CostModel:
     """How to turn time and energy into money.
 
@@ -85,6 +95,7 @@ class HardwareConfig:
         default=False, doc="accept devices that no op runs on (else that is an error)")
     switches: dict[str, SwitchConfig] = param(default_factory=dict)
     links: tuple[LinkConfig, ...] = param(default=())
+    collective: CollectiveConfig = param(default_factory=CollectiveConfig)
     placement: Placement = param(default_factory=Placement)
     parallelism: Optional[Parallelism] = param(default=None, doc="the parallelism plan "
                                                "(archsim.transforms.parallel), applied first")
@@ -134,4 +145,5 @@ def load_hardware(source, overrides=()) -> HardwareConfig:
     return from_located(HardwareConfig, expand(located))
 
 
-__all__ = ["HardwareConfig", "LinkConfig", "SwitchConfig", "CostModel", "load_hardware"]
+__all__ = ["HardwareConfig", "LinkConfig", "SwitchConfig", "CollectiveConfig", "CostModel",
+           "load_hardware"]

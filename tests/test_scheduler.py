@@ -175,3 +175,25 @@ def test_a_collective_shows_on_every_member_track_of_the_timeline():
     pids = {e["args"]["name"]: e["pid"] for e in doc["traceEvents"] if e["ph"] == "M"}
     ar = [e for e in doc["traceEvents"] if e.get("name") == "ar" and e.get("cat") == "collective"]
     assert sorted(e["pid"] for e in ar) == sorted([pids["d0"], pids["d1"]])
+
+
+def test_tree_all_reduce_and_launch_latency_by_hand():
+    # 4 members on a switch (1 GB/s, 2 ns per link); tree: parents 0 <- 1, 2; 1 <- 3.
+    # depth ceil(log2 4) = 2: 2 x 2 hops x 2 ns of latency; the busiest link direction
+    # (sw -> d0 or d1 -> sw ...) carries the buffer twice: 2 x 4000 B at 1 GB/s = 8 us
+    links = [{"src": d, "dst": "sw", "bandwidth": "1 GB/s", "latency": "2 ns"}
+             for d in ("d0", "d1", "d2", "d3")]
+    h = hw(["d0", "d1", "d2", "d3"], links=links, switches=["sw"])
+    from archsim.hardware import load_hardware
+    import dataclasses
+    h = dataclasses.replace(h, collective=dataclasses.replace(
+        h.collective, algorithm="tree", launch_latency_s=5e-6))
+    ops = [op(0, 0, kind=C, devices=["d0", "d1", "d2", "d3"], out_bytes=4000,
+              collective="all_reduce", name="ar")]
+    fast, ref = schedule_both(h, [ops], [True])
+    assert_equal(fast, ref)
+    ar = fast[0].records[0]
+    assert ar.end_ps - ar.start_ps == 5_000_000 + 2 * 2 * 4_000 + 8_000_000
+    ring = dataclasses.replace(h, collective=dataclasses.replace(h.collective, algorithm="ring"))
+    fast_ring, _ = schedule_both(ring, [ops], [True])
+    assert fast_ring[0].records[0].end_ps == 5_000_000 + 6 * (4_000 + 1_000_000)

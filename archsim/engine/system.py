@@ -15,7 +15,7 @@ import networkx as nx
 from ..devices.base import device_class
 from ..errors import SimulationError
 from ..hardware import HardwareConfig
-from .collective import ring_cost
+from .collective import collective_cost
 
 
 class Link:
@@ -104,7 +104,7 @@ class System:
         key = (op.signature(), members)
         hit = self._collectives.get(key)
         if hit is None:
-            hit = self._collectives[key] = ring_cost(self, op, members)
+            hit = self._collectives[key] = collective_cost(self, op, members)
         return hit
 
     @property
