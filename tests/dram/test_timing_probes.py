@@ -14,9 +14,19 @@ otherwise mask the probe). Rules that cannot be probed on a preset are listed in
 :data:`UNPROBEABLE` with the reason, and the test asserts the reason; a rule that is neither
 probeable nor listed fails.
 
-Simulator side: targeted request patterns for the main per-bank, bank-group and rank rules show
-from the command log that the numba controller issues ``following`` exactly ``t`` cycles after
-``preceding`` when that rule is the binding one (honoured to the cycle, not conservatively).
+A probe at t - 1 may also be flagged by something else than the probed rule only where that is
+unavoidable and equal, never stricter: the data-bus check (channel rules on RD/WR are the bus
+itself), or another rule with the same latency on that preset (nCCD_S = nBL, nRRD_S = nRRD_L,
+nWTR_S = nWTR_L, nFAW = 4 x nRRD_S on LPDDR5). :func:`probe` requires exactly that: when the
+probed rule is the only one with the largest latency for the pair, the t - 1 log must pass the
+checker without this rule; otherwise it must not.
+
+Simulator side (:data:`SIM_PROBES`): request patterns for nRCD, nRAS, nRP, nRC (closed-row
+policy), nRRD_S/L, nFAW, nCCD_S/L (reads and writes), nWTR_S/L, nRTP, nWR, the read-to-write
+turnaround and the refresh rules nRFC, nRFCpb and nRREFD show from the command log that the numba
+controller issues ``following`` exactly ``t`` cycles after ``preceding`` where that rule is the
+binding one (honoured to the cycle, not conservatively); :data:`SIM_NOT_BINDING` lists where a
+larger rule binds instead.
 """
 from __future__ import annotations
 
@@ -471,6 +481,14 @@ def find(events, cmd, bank=None, row=None, after=-1):
     raise AssertionError(f"no {cmd} to {bank} row {row} after {after} in {events}")
 
 
+def _refresh_due(spec):
+    """Cycle of the first refresh: nREFI, or per bank nREFIpb (default nREFI / banks)."""
+    t = spec.timings
+    if spec.controller.refresh == "per_bank":
+        return t.get("nREFIpb", t["nREFI"] // spec.banks_per_rank)
+    return t["nREFI"]
+
+
 B_BG = (0, 1, 0)   # other bank group of A's rank
 B_BA = (0, 0, 1)   # other bank of A's group
 LATE = 1000        # cycle by which every setup request of a pattern is served
@@ -552,6 +570,17 @@ SIM_PROBES = {
                           lambda s: _gap(run(s, _open(A, B_BG) + [(LATE, "R", A, 1, 1),
                                                                    (LATE + 1, "W", B_BG, 1, 1)]),
                                          "RD", "WR", A, B_BG, after=LATE - 1)),
+    # refresh: a request to a closed bank arriving one cycle after the refresh is due; the
+    # refresh goes first (the first refresh is due at nREFI, per-bank at nREFIpb and to bank 0)
+    "nRFC": (("rank", "REFab", "ACT", ("nRFC",)), "other bank group", {"refresh": "all_bank"},
+             lambda s: _gap(run(s, [(_refresh_due(s) + 1, "R", B_BG, 1, 0)]),
+                            "REFab", "ACT", A, B_BG)),
+    "nRFCpb": (("bank", "REFpb", "ACT", ("nRFCpb",)), "same bank", {"refresh": "per_bank"},
+               lambda s: _gap(run(s, [(_refresh_due(s) + 1, "R", A, 1, 0)]),
+                              "REFpb", "ACT", A, A)),
+    "nRREFD": (("rank", "REFpb", "ACT", ("nRREFD",)), "other bank group", {"refresh": "per_bank"},
+               lambda s: _gap(run(s, [(_refresh_due(s) + 1, "R", B_BG, 1, 0)]),
+                              "REFpb", "ACT", A, B_BG)),
 }
 
 #: (preset, probe) pairs whose rule is not the binding one on that preset, with the reason
@@ -577,7 +606,7 @@ def _sim_rule(spec, rule):
 @pytest.mark.parametrize("preset,name", SIM_CASES)
 def test_controller_issues_following_exactly_at_t(preset, name):
     rule, rel, ctrl, measure = SIM_PROBES[name]
-    spec = load_spec(preset, refresh="none", **ctrl)
+    spec = load_spec(preset, **{"refresh": "none", **ctrl})
     c = _sim_rule(spec, rule)
     gap = measure(spec)
     if (preset, name) in SIM_NOT_BINDING:
