@@ -16,7 +16,8 @@ from . import __version__
 from .errors import EXIT_USAGE, ArchsimError
 
 #: modules that add their own subcommands with ``add_commands(subparsers)``
-COMMAND_MODULES = ("archsim.dram.cli", "archsim.capture.cli", "archsim.validation.cli")
+COMMAND_MODULES = ("archsim.pim.cli", "archsim.dram.cli", "archsim.capture.cli",
+                   "archsim.validation.cli")
 
 
 def _add_run(sub):

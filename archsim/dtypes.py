@@ -16,3 +16,11 @@ def dtype_bits(name: str) -> int:
 def nbytes(elements: int, dtype: str) -> int:
     """Exact bytes occupied by ``elements`` values of ``dtype`` (sub-byte types packed, rounded up)."""
     return -(-int(elements) * DTYPE_BITS[dtype] // 8)
+
+
+def dtype_bytes(name: str) -> int:
+    """Whole bytes per element of a byte-aligned dtype (``ValueError`` for sub-byte types)."""
+    bits = DTYPE_BITS[name]
+    if bits % 8:
+        raise ValueError(f"dtype {name!r} is {bits} bits, not a whole number of bytes")
+    return bits // 8

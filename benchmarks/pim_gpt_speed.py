@@ -27,8 +27,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     from archsim.devices import pim as pim_mod
-    from archsim.dram import pim_attention
-    from archsim.dram.pim import clear_memo
+    from archsim.pim import attention as pim_attention
+    from archsim.pim.gemv import clear_memo
     from archsim.engine.simulator import Simulator
     from archsim.hardware import load_hardware
     from archsim.trace.generate import generate_trace

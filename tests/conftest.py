@@ -28,3 +28,15 @@ def write(tmp_path):
         p.write_text(text)
         return str(p)
     return _write
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run ``@pytest.mark.slow`` tests (anywhere in the suite) only with ``-m slow`` or
+    ARCHSIM_SLOW=1."""
+    import os
+    if "slow" in (config.getoption("-m") or "") or os.environ.get("ARCHSIM_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or ARCHSIM_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

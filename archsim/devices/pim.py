@@ -2,7 +2,7 @@
 
 Every op placed on a ``pim`` device is turned into GEMVs ``y = W x`` with ``W`` stored in the
 banks, and each distinct GEMV is simulated command by command with
-:func:`archsim.dram.pim.simulate_gemv` (WRGB of the input slice into the per-channel global
+:func:`archsim.pim.gemv.simulate_gemv` (WRGB of the input slice into the per-channel global
 buffer, ACTAB, all-bank MACABs, RDMAC of the results, PREA; refresh; partial sums of segments are
 reduced outside the DRAM, on the host). This is the organisation of PIM-GPT (Wu, Wang and Lu,
 npj Unconventional Computing 1:4, 2024): one MAC unit per bank, the input vector broadcast from a
@@ -19,10 +19,10 @@ Op -> GEMV mapping (``B`` sequences, ``T`` query positions, ``H`` query heads, `
 * ``attention_context``: ``B T H`` GEMVs with ``rows = d``, ``cols = C``: the V cache stored
   column-major (``V^T``, one head dimension per matrix row), times the probabilities ``p_h``.
 
-Attention mapping (``attention_mapping``):
+Attention mapping (``attention_mapping``, a name registered in :mod:`archsim.pim.mapping`):
 
 * ``concat_heads`` (PIM-GPT's head concatenation): the scores of all heads of one query position
-  are one multi-head stream (:func:`archsim.dram.pim_attention.simulate_scores_concat`): the keys
+  are one multi-head stream (:func:`archsim.pim.attention.simulate_scores_concat`): the keys
   of several heads of a token share one DRAM row, so one ACTAB serves them all, with an RDMAC
   per head. ``B T`` such streams per op. The context keeps one GEMV per head (V is column-major;
   a row is already full with one head's tokens, see that module). If a head does not fit a
@@ -50,19 +50,13 @@ from typing import Literal, Optional
 
 from ..config.schema import param
 from ..errors import ConfigError
+from ..pim.mapping import ATTENTION_MAPPINGS, attention_mapping
+from ..pim.spec import DTYPE_BYTES, PimOrganization
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, OpKind
 from .base import Device, OpCost, register_device
 from .common import DeviceCost
 
 PIM_KINDS = ("gemv", "gemm", "attention_score", "attention_context")
-
-
-@dataclass(frozen=True)
-class PimOrganization:
-    """Overrides of the DRAM organisation of the PIM preset (the DRAM spec it names)."""
-
-    source: str = param()
-    channels: Optional[int] = param(default=None, min=1, doc="channels working in parallel")
 
 
 @dataclass(frozen=True)
@@ -80,9 +74,9 @@ class PimDeviceConfig:
     dtype_aliases: dict[str, str] = param(default_factory=dict,
                                           doc="op dtype -> dtype it is simulated as")
     dtype_source: Optional[str] = param(default=None)
-    attention_mapping: Literal["concat_heads", "per_head"] = param(
-        default="per_head", doc="attention scores: heads concatenated in DRAM rows, or one GEMV "
-        "per head (module docstring)")
+    attention_mapping: str = param(
+        default="per_head", doc="attention scores: a mapping registered in archsim.pim.mapping "
+        "(concat_heads: heads concatenated in DRAM rows; per_head: one GEMV per head)")
     attention_mapping_source: Optional[str] = param(default=None)
     cost: DeviceCost = param(default_factory=DeviceCost)
 
@@ -91,7 +85,9 @@ class PimDeviceConfig:
             if k not in PIM_KINDS:
                 return (("accepts", i), f"a PIM device runs only {', '.join(PIM_KINDS)}; "
                         f"got {k!r}")
-        from ..dram.pim import DTYPE_BYTES
+        if attention_mapping(self.attention_mapping) is None:
+            return (("attention_mapping",), f"unknown attention mapping "
+                    f"{self.attention_mapping!r}; expected one of {', '.join(ATTENTION_MAPPINGS)}")
         for a, b in self.dtype_aliases.items():
             for v in (a, b):
                 if v not in DTYPE_BYTES:
@@ -102,22 +98,17 @@ class PimDeviceConfig:
 
 
 def build_pim_spec(cfg: PimDeviceConfig):
-    """The :class:`~archsim.dram.pim.PimSpec` of a device config, organisation overrides applied.
+    """The :class:`~archsim.pim.spec.PimSpec` of a device config, organisation overrides applied.
 
     A channel count is best set in the PIM config itself (``organization:`` there); the device's
-    ``organization.channels`` re-loads the DRAM spec the PIM preset names with the channel count
-    merged in (via ``extends``), so timing and energy stay those of the preset.
+    ``organization.channels`` overrides the organisation of the DRAM spec the PIM preset names,
+    so timing and energy stay those of the preset.
     """
-    from ..dram.pim import load_pim
+    from ..pim.spec import load_pim
     spec = load_pim(cfg.pim)
     org = cfg.organization
     if org is None or org.channels is None or org.channels == spec.n_channels:
         return spec
-    if spec.config.dram.endswith((".yaml", ".yml")):
-        raise ConfigError(f"PIM device {cfg.name!r}: organization overrides need the PIM "
-                          f"preset to name its DRAM spec by preset name, not "
-                          f"{spec.config.dram!r} (or set organization in the PIM config)",
-                          key="organization")
     return spec.with_channels(org.channels, org.source)
 
 
@@ -134,7 +125,7 @@ class Pim(Device):
 
     @property
     def spec(self):
-        """The loaded :class:`~archsim.dram.pim.PimSpec` (lazily: constructors do no I/O)."""
+        """The loaded :class:`~archsim.pim.spec.PimSpec` (lazily: constructors do no I/O)."""
         if self._spec is None:
             self._spec = build_pim_spec(self.config)
         return self._spec
@@ -174,21 +165,16 @@ class Pim(Device):
         return [(n, d, C)]
 
     def _concat(self, op: Op):
-        """The multi-head score result of ``op`` under ``concat_heads``, else ``None``."""
-        if self.config.attention_mapping != "concat_heads" or \
-                op.kind is not OpKind.ATTENTION_SCORE:
+        """The multi-head score result of ``op`` under the device's attention mapping, or
+        ``None`` (per-head GEMVs)."""
+        if op.kind is not OpKind.ATTENTION_SCORE:
             return None
-        from ..dram.pim_attention import simulate_scores_concat
-        s = op.shape
-        H, Hkv = int(s["heads"]), int(s.get("kv_heads", s["heads"]))
-        if H % Hkv:
-            return None
-        return simulate_scores_concat(self.spec, int(s["kv_len"]), int(s["head_dim"]), Hkv,
-                                      H // Hkv, self.sim_dtype(op))
+        return attention_mapping(self.config.attention_mapping).scores(self.spec, op.shape,
+                                                                       self.sim_dtype(op))
 
     def simulate(self, rows: int, cols: int, dtype: str, *, memo: bool = True):
-        """One GEMV on all channels (:func:`~archsim.dram.pim.simulate_gemv`)."""
-        from ..dram.pim import simulate_gemv
+        """One GEMV on all channels (:func:`~archsim.pim.gemv.simulate_gemv`)."""
+        from ..pim.gemv import simulate_gemv
         return simulate_gemv(self.spec, rows, cols, dtype, memo=memo)
 
     def gemv_actions(self, res) -> dict:
@@ -248,5 +234,4 @@ class Pim(Device):
 
 
 def _width(dtype: str) -> int:
-    from ..dram.pim import DTYPE_BYTES
     return DTYPE_BYTES[dtype]

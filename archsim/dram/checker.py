@@ -8,21 +8,24 @@ list). It checks, per channel:
   command issued to any node at ``level`` that the new command touches is at least ``latency``
   cycles earlier; a command scoped to a rank (PREA, REFab, ACTAB, MACAB) touches every bank of it;
 * rolling windows (tFAW): at most ``window`` ``preceding`` commands in any ``latency`` cycles;
-* bank-state legality: ACT only to a closed bank, RD/WR only to an open bank and the open row,
-  PRE only to an open bank, REFab/ACTAB only with all banks of the rank closed, REFpb only to a
-  closed bank, MACAB only with all banks open;
+* bank-state legality, from each command's ``needs``/``then`` in the spec's command set
+  (:class:`~archsim.dram.standards.Command`): ACT only to a closed bank, RD/WR only to an open
+  bank and the open row, PRE only to an open bank, REFab only with all banks of the rank closed,
+  REFpb only to a closed bank (and, for a PIM spec, ACTAB with all banks closed, MACAB with all
+  open);
 * the data bus: bursts never overlap, and a change of direction leaves ``nTA`` idle cycles;
 * one command per cycle, cycles non-decreasing;
 * refresh: no bank goes more than ``9 x nREFI`` without a refresh (JEDEC allows postponing 8).
 
-Used by the tests on random, streaming and adversarial traffic and on PIM command streams.
+Command names, scopes and data-bus use come from ``spec.command_set``, so a spec that extends
+the command set (PIM) is checked by the same code. Used by the tests on random, streaming and
+adversarial traffic and on PIM command streams.
 """
 from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from .standards import COMMAND_SCOPE, COMMANDS, DATA_BUS
 
 _SCOPE_DEPTH = {"channel": 0, "rank": 1, "bank_group": 2, "bank": 3}
 
@@ -49,6 +52,7 @@ class _ChannelChecker:
         org = spec.org
         self.nbg, self.nba = org.bank_groups, org.banks_per_group
         self.t = spec.timings
+        self.commands = spec.command_set.by_name
         self.by_following = defaultdict(list)
         for c in constraints:
             for f in c.following:
@@ -86,7 +90,8 @@ class _ChannelChecker:
         self.violations.append(Violation(i, cyc, self.channel, cmd, msg))
 
     def step(self, i, cyc, cmd, r, g, b, row):
-        scope = COMMAND_SCOPE[cmd]
+        spec_cmd = self.commands[cmd]
+        scope = spec_cmd.scope
         if cyc <= self.last_cycle:
             self.fail(i, cyc, cmd, f"issued at or before the previous command (cycle "
                       f"{self.last_cycle}): one command per cycle")
@@ -106,10 +111,10 @@ class _ChannelChecker:
                         self.fail(i, cyc, cmd, f"{p}@{tp} -> {cmd} at {c.level} {node[1:]}: "
                                   f"{cyc - tp} < {c.latency} cycles")
         # bank state
-        self.state(i, cyc, cmd, scope, r, g, b, row)
+        self.state(i, cyc, spec_cmd, r, g, b, row)
         # data bus
-        if cmd in DATA_BUS:
-            lat_name, direction = DATA_BUS[cmd]
+        if spec_cmd.bus is not None:
+            lat_name, direction = spec_cmd.bus
             start = cyc + self.t[lat_name]
             gap = self.t["nTA"] if (self.bus_dir is not None and direction != self.bus_dir) else 0
             if start < self.bus_end + gap:
@@ -138,45 +143,40 @@ class _ChannelChecker:
                             cache[p].append(c)
         return cache.get(cmd, ())
 
-    def state(self, i, cyc, cmd, scope, r, g, b, row):
+    def state(self, i, cyc, spec_cmd, r, g, b, row):
+        """Bank-state legality of ``spec_cmd`` (its ``needs``) and its effect (``then``)."""
         op = self.open
-        if cmd == "ACT":
-            if (r, g, b) in op:
-                self.fail(i, cyc, cmd, f"ACT to bank {(r, g, b)} with row {op[(r, g, b)]} open")
-            op[(r, g, b)] = row
-        elif cmd == "PRE":
-            if (r, g, b) not in op:
-                self.fail(i, cyc, cmd, f"PRE to closed bank {(r, g, b)}")
-            op.pop((r, g, b), None)
-        elif cmd in ("RD", "WR", "RDA", "WRA"):
-            if (r, g, b) not in op:
-                self.fail(i, cyc, cmd, f"{cmd} to closed bank {(r, g, b)}")
-            elif row >= 0 and op[(r, g, b)] != row:
-                self.fail(i, cyc, cmd, f"{cmd} to row {row} of bank {(r, g, b)} but row "
-                          f"{op[(r, g, b)]} is open")
-            if cmd in ("RDA", "WRA"):
-                op.pop((r, g, b), None)
-        elif cmd == "PREA":
-            for bk in self.banks(scope, r, g, b):
-                op.pop(bk, None)
-        elif cmd in ("REFab", "ACTAB"):
-            still = [bk for bk in self.banks(scope, r, g, b) if bk in op]
-            if still:
+        cmd = spec_cmd.name
+        banks = self.banks(spec_cmd.scope, r, g, b)
+        one = spec_cmd.scope == "bank"
+        need = spec_cmd.needs
+        if need == "closed":
+            still = [bk for bk in banks if bk in op]
+            if still and one:
+                self.fail(i, cyc, cmd, f"{cmd} to bank {still[0]} with row {op[still[0]]} open")
+            elif still:
                 self.fail(i, cyc, cmd, f"{cmd} with bank(s) {still[:3]} open")
-            if cmd == "ACTAB":
-                for bk in self.banks(scope, r, g, b):
-                    op[bk] = row
-            else:
-                for bk in self.banks(scope, r, g, b):
-                    self.refreshed(i, cyc, cmd, bk)
-        elif cmd == "REFpb":
-            if (r, g, b) in op:
-                self.fail(i, cyc, cmd, f"REFpb to open bank {(r, g, b)}")
-            self.refreshed(i, cyc, cmd, (r, g, b))
-        elif cmd == "MACAB":
-            closed = [bk for bk in self.banks(scope, r, g, b) if bk not in op]
-            if closed:
-                self.fail(i, cyc, cmd, f"MACAB with closed bank(s) {closed[:3]}")
+        elif need in ("open", "open_row"):
+            closed = [bk for bk in banks if bk not in op]
+            if closed and one:
+                self.fail(i, cyc, cmd, f"{cmd} to closed bank {closed[0]}")
+            elif closed:
+                self.fail(i, cyc, cmd, f"{cmd} with closed bank(s) {closed[:3]}")
+            if need == "open_row" and row >= 0:
+                for bk in banks:
+                    if bk in op and op[bk] != row:
+                        self.fail(i, cyc, cmd, f"{cmd} to row {row} of bank {bk} but row "
+                                  f"{op[bk]} is open")
+        then = spec_cmd.then
+        if then == "open":
+            for bk in banks:
+                op[bk] = row
+        elif then == "close":
+            for bk in banks:
+                op.pop(bk, None)
+        elif then == "refresh":
+            for bk in banks:
+                self.refreshed(i, cyc, cmd, bk)
 
     def refreshed(self, i, cyc, cmd, bank):
         limit = 9 * self.t["nREFI"]
@@ -203,6 +203,7 @@ def check_log(spec, log, constraints=None, *, max_violations: int = 100) -> list
         Empty when the log is legal (at most ``max_violations`` are collected).
     """
     cons = spec.constraints if constraints is None else constraints
+    names = spec.command_set.names
     checkers = {}
     out = []
     cyc, cmdv, chv = log.cycle.tolist(), log.command.tolist(), log.channel.tolist()
@@ -213,7 +214,7 @@ def check_log(spec, log, constraints=None, *, max_violations: int = 100) -> list
         ck = checkers.get(ch)
         if ck is None:
             ck = checkers[ch] = _ChannelChecker(spec, ch, cons)
-        ck.step(i, cyc[i], COMMANDS[cmdv[i]], rv[i], gv[i], bv[i], rowv[i])
+        ck.step(i, cyc[i], names[cmdv[i]], rv[i], gv[i], bv[i], rowv[i])
         if len(ck.violations) >= max_violations:
             break
     for ck in checkers.values():

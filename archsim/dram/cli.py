@@ -1,4 +1,4 @@
-"""``archsim dram`` and ``archsim pim-gemv`` subcommands.
+"""``archsim dram`` subcommand (``archsim pim-gemv`` is in :mod:`archsim.pim.cli`).
 
 The main CLI calls :func:`add_commands` with its argparse subparsers object; each subcommand sets
 ``func`` to a callable ``(args) -> int`` exit code. Bad input raises
@@ -127,11 +127,8 @@ def _dram(args) -> int:
         "energy_pj": res.energy.total_pj,
         "requests_per_s": len(addr) / wall if wall > 0 else float("inf"),
     }
-    if args.json:
-        print(json.dumps(out, indent=2))
-        return 0
-    print(f"DRAM {spec.name}: {out['requests']} requests, mapping {spec.controller.mapping}, "
-          f"{spec.controller.row_policy}-row, {spec.controller.refresh} refresh")
+    title = (f"DRAM {spec.name}: {out['requests']} requests, mapping {spec.controller.mapping}, "
+             f"{spec.controller.row_policy}-row, {spec.controller.refresh} refresh")
     rows = [("cycles", f"{out['cycles']}"), ("time", f"{out['time_ns']:.1f} ns"),
             ("bandwidth", f"{out['bandwidth_gbps']:.2f} GB/s of {out['peak_bandwidth_gbps']:.2f}"
              f" GB/s peak ({100 * out['bandwidth_gbps'] / out['peak_bandwidth_gbps']:.1f} %)"),
@@ -140,30 +137,15 @@ def _dram(args) -> int:
             ("energy", f"{out['energy_pj'] / 1e6:.3f} uJ"),
             ("commands", ", ".join(f"{k} {v}" for k, v in out["commands"].items())),
             ("simulator speed", f"{out['requests_per_s']:.3g} requests/s")]
-    w = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"  {k:<{w}}  {v}")
-    return 0
+    return report(out, args.json, title, rows)
 
 
-def _pim_gemv(args) -> int:
-    from .pim import load_pim, simulate_gemv
-    pim = load_pim(args.pim)
-    if args.rows < 1 or args.cols < 1:
-        raise ConfigError(f"--rows and --cols must be >= 1, got {args.rows} x {args.cols}")
-    r = simulate_gemv(pim, args.rows, args.cols, args.dtype, channels=args.channels)
-    out = {"pim": pim.name, "rows": r.rows, "cols": r.cols, "dtype": r.dtype,
-           "channels": r.channels, "cycles": r.cycles, "time_ns": r.time_ns,
-           "energy_pj": r.energy_pj, "commands": r.commands, "utilization": r.utilization,
-           "peak_tflops": pim.peak_flops / 1e12 * r.channels / pim.n_channels}
-    if args.json:
+def report(out: dict, as_json: bool, title: str, rows) -> int:
+    """Print ``out`` as JSON, or ``title`` and the aligned ``(label, text)`` ``rows``; exit 0."""
+    if as_json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"PIM {pim.name}: GEMV {r.rows} x {r.cols} {r.dtype} on {r.channels} channel(s)")
-    rows = [("cycles", str(r.cycles)), ("time", f"{r.time_ns:.1f} ns"),
-            ("energy", f"{r.energy_pj / 1e6:.3f} uJ"),
-            ("utilization", f"{100 * r.utilization:.1f} % of {out['peak_tflops']:.3f} TFLOPS"),
-            ("commands", ", ".join(f"{k} {v}" for k, v in r.commands.items()))]
+    print(title)
     w = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{w}}  {v}")
@@ -171,7 +153,7 @@ def _pim_gemv(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    """Add the ``dram`` and ``pim-gemv`` subcommands to an argparse subparsers object."""
+    """Add the ``dram`` subcommand to an argparse subparsers object."""
     p = subparsers.add_parser("dram", help="simulate a memory request stream on a DRAM spec",
                               description="Cycle-accurate DRAM simulation (FR-FCFS controller).")
     p.add_argument("spec", help="DRAM preset name (hbm2, hbm3, gddr6, lpddr5...) or YAML file")
@@ -187,43 +169,28 @@ def add_commands(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_dram)
 
-    q = subparsers.add_parser("pim-gemv", help="simulate a GEMV on a PIM DRAM config",
-                              description="Cycle-accurate GEMV on in-bank MAC units.")
-    q.add_argument("pim", help="PIM preset name (gddr6-aim, hbm3-attacc...) or YAML file")
-    q.add_argument("--rows", type=int, required=True)
-    q.add_argument("--cols", type=int, required=True)
-    q.add_argument("--dtype", default=None, help="bf16, fp16, int8, fp8, fp32 (default: the "
-                   "MAC units' type)")
-    q.add_argument("--channels", type=int, default=None)
-    q.add_argument("--json", action="store_true", help="print JSON")
-    q.set_defaults(func=_pim_gemv)
+
+#: top-level keys of a DRAM spec (a PIM config may have ``organization`` too: ``archsim check``
+#: asks :mod:`archsim.pim.cli` first)
+SPEC_KEYS = ("standard", "organization", "power", "controller")
 
 
-def _is_pim_doc(data) -> bool | None:
-    """True for a PIM config, False for a DRAM spec, None if the keys do not tell."""
-    if {"mac", "global_buffer", "dram"} & set(data):
+def is_spec_doc(data) -> bool | None:
+    """True if ``data`` has DRAM spec keys or extends a DRAM preset, else None."""
+    if set(SPEC_KEYS) & set(data):
         return True
-    if {"standard", "organization", "power", "controller"} & set(data):
-        return False
     ext = data.get("extends")
     if isinstance(ext, str):
         from ..config.presets import list_presets
-        if ext in list_presets("pim"):
-            return True
         if ext in list_presets("dram"):
-            return False
+            return True
     return None
 
 
 def check_file(path, doc):
-    """For ``archsim check``: validate a DRAM spec or PIM config file; ``None`` if neither."""
+    """For ``archsim check``: validate a DRAM spec file; ``None`` if it is not one."""
     data = doc.data if isinstance(doc.data, dict) else {}
-    kind = _is_pim_doc(data)
-    if kind is True:
-        from .pim import load_pim
-        pim = load_pim(path)
-        return f"PIM config {pim.config.name!r} ({pim.peak_flops / 1e12:.3f} TFLOPS peak)"
-    if kind is False:
+    if is_spec_doc(data):
         from .spec import load_spec
         spec = load_spec(path)
         return f"DRAM spec {spec.config.name!r} ({spec.config.standard})"

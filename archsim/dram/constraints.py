@@ -1,8 +1,10 @@
-"""Timing constraints as int64 arrays for the numba kernels (controller and PIM scheduler).
+"""Timing constraints as int64 arrays for the numba kernels (the controller, and any in-order
+scheduler built on :mod:`archsim.dram.timing`).
 
-:class:`ConstraintTables` groups the evaluated constraints of a standard (plus the PIM rules) by
-preceding command, keeping the largest latency per (preceding command, level, following command);
-rolling-window constraints (tFAW) are kept apart as masks.
+:class:`ConstraintTables` groups the evaluated constraints of a command set (a standard's, or one
+extended with more commands and rules) by preceding command, keeping the largest latency per
+(preceding command, level, following command); rolling-window constraints (tFAW) are kept apart
+as masks. Command names are resolved to ids here, once, from the :class:`CommandSet`.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .standards import CMD, LEVEL_ID, NCMD
+from .standards import DRAM_COMMAND_SET, LEVEL_ID, CommandSet
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,16 @@ class ConstraintTables:
     win_lat: np.ndarray
     win_n: np.ndarray
 
+    def arrays(self) -> tuple:
+        """The arrays in the order the kernels take them (:func:`archsim.dram.timing.earliest`)."""
+        return (self.ptr, self.level, self.nxt, self.lat, self.win_level, self.win_prev,
+                self.win_next, self.win_lat, self.win_n)
+
     @classmethod
-    def build(cls, constraints) -> "ConstraintTables":
+    def build(cls, constraints, commands: CommandSet = DRAM_COMMAND_SET) -> "ConstraintTables":
+        """Tables of ``constraints`` with command ids from ``commands``."""
+        CMD = commands.id
+        NCMD = len(commands)
         rows = []
         wins = []
         for c in constraints:

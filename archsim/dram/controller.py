@@ -20,11 +20,11 @@ import numpy as np
 
 from ..errors import ConfigError
 from .energy import EnergyReport, dram_energy
-from .kernel import (LOG_COLS, NPARAM, NSTAT, P_CLOSED, P_HITCAP, P_LOGCAP, P_NBA, P_NBG, P_NR,
-                     P_QSIZE, P_REFI, P_REFIPB, P_REFMODE, P_WHI, P_WLO, S_NLOG,
-                     S_OPEN_CYCLES, S_STATUS, controller_kernel_nb, controller_kernel_py)
+from .kernel import (CONTROLLER_COMMANDS, LOG_COLS, NPARAM, NSTAT, P_CLOSED, P_HITCAP,
+                     P_LOGCAP, P_NBA, P_NBG, P_NR, P_QSIZE, P_REFI, P_REFIPB, P_REFMODE, P_WHI,
+                     P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS, controller_kernel_nb,
+                     controller_kernel_py)
 from .mapping import decode
-from .standards import COMMANDS, NCMD
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,8 @@ def _params(spec, n_req: int, logcap: int) -> np.ndarray:
 def run_channel(spec, arrival, is_write, rank, bg, bank, row, col, *, log=False, engine="numba"):
     """Run one channel's controller; returns ``(issue, enqueue, log_rows, counts, stats)``."""
     tb = spec.tables
+    cs = spec.command_set
+    ids = np.array([cs.id.get(c, -1) for c in CONTROLLER_COMMANDS], np.int64)
     n = len(arrival)
     kern = controller_kernel_nb if engine == "numba" else controller_kernel_py
     cap = (3 * n + 64 + 4 * (n // 8 + 64)) if log else 0
@@ -128,10 +130,9 @@ def run_channel(spec, arrival, is_write, rank, bg, bank, row, col, *, log=False,
         issue = np.full(n, -1, np.int64)
         enq = np.full(n, -1, np.int64)
         logarr = np.zeros((max(cap, 1), LOG_COLS), np.int64)
-        counts = np.zeros(NCMD, np.int64)
+        counts = np.zeros(len(cs), np.int64)
         stats = np.zeros(NSTAT, np.int64)
-        kern(arrival, is_write, rank, bg, bank, row, col, prm, tb.ptr, tb.level, tb.nxt, tb.lat,
-             tb.win_level, tb.win_prev, tb.win_next, tb.win_lat, tb.win_n,
+        kern(arrival, is_write, rank, bg, bank, row, col, prm, ids, *tb.arrays(),
              issue, enq, logarr, counts, stats)
         if stats[S_STATUS] != 0:
             raise RuntimeError("DRAM controller deadlock (internal error)")
@@ -177,7 +178,8 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
     bounds = np.searchsorted(ch[order], np.arange(nch + 1))
     issue = np.full(n, -1, np.int64)
     enq = np.full(n, -1, np.int64)
-    counts = np.zeros(NCMD, np.int64)
+    names = spec.command_set.names
+    counts = np.zeros(len(names), np.int64)
     open_cycles = 0
     end = 0
     logs = []
@@ -204,7 +206,7 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
         end = int((issue + data_lat + t["nBL"]).max())
     reads = is_write == 0
     rlat = (issue[reads] + t["nCL"] - enq[reads]) if n else np.zeros(0, np.int64)
-    cmd_counts = {name: int(counts[i]) for i, name in enumerate(COMMANDS) if counts[i]}
+    cmd_counts = {name: int(counts[i]) for i, name in enumerate(names) if counts[i]}
     energy = dram_energy(spec, counts, end, open_cycles, n_channels_active=nch)
     clog = None
     if log:

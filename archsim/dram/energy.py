@@ -1,4 +1,4 @@
-"""DRAM and PIM energy: action counts times an energy table, kept separately inspectable.
+"""DRAM energy: action counts times an energy table, kept separately inspectable.
 
 Per-command energies follow the IDD method of Micron TN-41-01 as used by DRAMsim3 and DRAMPower
 (currents in mA, times in ns, so ``V x mA x ns = pJ``):
@@ -22,10 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .standards import COMMANDS
-
 
 @dataclass(frozen=True)
 class EnergyTable:
@@ -36,7 +32,7 @@ class EnergyTable:
     pre_standby_pj_per_cycle: float
     io_pj_per_bit: float
     bits_per_access: int
-    mac_pj: float = 0.0  # per lane-wide MAC operation of one PIM unit (PIM only)
+    mac_pj: float = 0.0  # per MAC of a processing-in-memory unit (set by archsim.pim)
 
 
 @dataclass(frozen=True)
@@ -48,12 +44,10 @@ class EnergyReport:
     command_pj: dict
     background_pj: float
     io_pj: float
-    extra_pj: dict
 
     @property
     def total_pj(self) -> float:
-        return (sum(self.command_pj.values()) + self.background_pj + self.io_pj
-                + sum(self.extra_pj.values()))
+        return sum(self.command_pj.values()) + self.background_pj + self.io_pj
 
 
 def energy_table(spec) -> EnergyTable:
@@ -93,7 +87,8 @@ def dram_energy(spec, counts, cycles: int, open_rank_cycles: int,
     """
     table = energy_table(spec)
     if not isinstance(counts, dict):
-        counts = {name: int(counts[i]) for i, name in enumerate(COMMANDS) if counts[i]}
+        names = spec.command_set.names
+        counts = {name: int(counts[i]) for i, name in enumerate(names) if counts[i]}
     cmd_pj = {k: n * table.per_command_pj.get(k, 0.0) for k, n in counts.items()}
     rank_cycles = cycles * n_channels_active * spec.org.ranks
     open_c = min(open_rank_cycles, rank_cycles)
@@ -102,9 +97,4 @@ def dram_energy(spec, counts, cycles: int, open_rank_cycles: int,
     accesses = sum(counts.get(k, 0) for k in ("RD", "WR", "RDA", "WRA"))
     io = accesses * table.bits_per_access * table.io_pj_per_bit
     return EnergyReport(counts=dict(counts), table=table, command_pj=cmd_pj,
-                        background_pj=float(bg), io_pj=float(io), extra_pj={})
-
-
-def total_from(counts: dict, per_action_pj: dict) -> float:
-    """``sum(counts[k] x per_action_pj[k])`` (helper for inspecting a report by hand)."""
-    return float(np.sum([n * per_action_pj.get(k, 0.0) for k, n in counts.items()]))
+                        background_pj=float(bg), io_pj=float(io))

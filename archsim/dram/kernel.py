@@ -26,11 +26,21 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
   queued request); requests to a bank (rank) being refreshed wait.
 * Closed-row policy: a RD/WR becomes RDA/WRA when no other queued request hits the row.
 * One command per cycle per channel.
+
+The loop is split into parts: :func:`admit` (arrivals into the queues), :func:`best_refresh` and
+:func:`best_request` (candidate selection; earliest legal cycles from
+:func:`archsim.dram.timing.earliest`), :func:`next_event`, :func:`serve` and
+:func:`update_banks` (bank state and refresh bookkeeping on issue); the timing tables are updated
+with :func:`archsim.dram.timing.record`, shared with the PIM scheduler. Command ids are not
+written into the kernel: the controller's commands are named in :data:`CONTROLLER_COMMANDS` and
+their ids (from the spec's command set) come in the ``ids`` array.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .timing import COMPILED, INF, LOG_COLS, earliest, jit_twins, log_command, new_state, \
+    record
 
 # indices into the parameter vector
 P_NR, P_NBG, P_NBA, P_QSIZE, P_CLOSED, P_HITCAP, P_REFMODE, P_REFI, P_WHI, P_WLO, P_LOGCAP, \
@@ -39,14 +49,15 @@ NPARAM = 12
 # indices into the stats vector
 S_NOW, S_NLOG, S_STATUS, S_OPEN_CYCLES, S_LAST_EVENT = range(5)
 NSTAT = 5
-LOG_COLS = 8  # cycle, command, rank, bank group, bank, row, column, request (-1 for none)
+__all__ = ["LOG_COLS", "CONTROLLER_COMMANDS", "controller_kernel_nb", "controller_kernel_py"]
 
-_ACT, _PRE, _PREA, _RD, _WR, _RDA, _WRA, _REFAB, _REFPB = range(9)
-_NC = 13
-_INF = 1 << 62
+#: the commands the controller issues; ``ids[i]`` is the id of ``CONTROLLER_COMMANDS[i]``
+CONTROLLER_COMMANDS = ("ACT", "PRE", "PREA", "RD", "WR", "RDA", "WRA", "REFab", "REFpb")
+I_ACT, I_PRE, I_PREA, I_RD, I_WR, I_RDA, I_WRA, I_REFAB, I_REFPB = (
+    CONTROLLER_COMMANDS.index(n) for n in CONTROLLER_COMMANDS)
 
 
-def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
+def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
                       c_ptr, c_level, c_next, c_lat,
                       w_level, w_prev, w_next, w_lat, w_n,
                       issue, enqueue, log, counts, stats):
@@ -58,13 +69,15 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
         Channel-local request stream sorted by arrival cycle.
     prm : int64 array
         Parameters (indices ``P_*``).
+    ids : int64 array
+        Command ids of :data:`CONTROLLER_COMMANDS` in the spec's command set.
     c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n : int64 arrays
-        Constraint tables, see :class:`archsim.dram.spec.ConstraintTables`.
+        Constraint tables, see :class:`archsim.dram.constraints.ConstraintTables`.
     issue, enqueue : int64 arrays (out)
         Cycle of each request's RD/WR(A) command and of its entry into the queue.
     log : int64 array (cap, 8) (out)
         Issued commands; ``stats[S_NLOG]`` counts all commands even past the capacity.
-    counts : int64 array (13,) (out)
+    counts : int64 array (commands,) (out)
         Commands issued per command id.
     stats : int64 array (out)
         End cycle, log length, status (0 ok, 1 deadlock), cycles with at least one open bank.
@@ -84,19 +97,17 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
     nbpr = NBG * NBA
     nbt = NR * nbpr
     N = arrival.shape[0]
-    nwin = w_lat.shape[0]
-    wmax = 1
-    for w in range(nwin):
-        if w_n[w] > wmax:
-            wmax = w_n[w]
-    nodes = nbt + 1
-
-    nx_ch = np.zeros(_NC, np.int64)
-    nx_rk = np.zeros(NR * _NC, np.int64)
-    nx_bg = np.zeros(NR * NBG * _NC, np.int64)
-    nx_bk = np.zeros(nbt * _NC, np.int64)
-    hist = np.full(nwin * nodes * wmax, -_INF, np.int64)
-    hptr = np.zeros(nwin * nodes, np.int64)
+    nc = c_ptr.shape[0] - 1
+    nx, hist, hptr, _nc, wmax, n_nodes, _NR, _NBG = new_state(NR, NBG, NBA, nc, w_lat, w_n)
+    _ACT = ids[I_ACT]
+    _PRE = ids[I_PRE]
+    _PREA = ids[I_PREA]
+    _RD = ids[I_RD]
+    _WR = ids[I_WR]
+    _RDA = ids[I_RDA]
+    _WRA = ids[I_WRA]
+    _REFAB = ids[I_REFAB]
+    _REFPB = ids[I_REFPB]
     open_row = np.full(nbt, -1, np.int64)
     hits_since = np.zeros(nbt, np.int64)
     pend_r = np.zeros(nbt, np.int64)
@@ -156,7 +167,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
             if wq_n >= whi or (rq_n == 0 and wq_n > 0):
                 write_mode = 1
         # ---- find the best command -------------------------------------------------------
-        best_t = _INF
+        best_t = INF
         best_cls = 9
         best_cmd = -1
         best_pos = -1
@@ -191,32 +202,8 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                     if open_row[fb] >= 0:
                         cmd = _PRE
                 g = (fb % nbpr) // NBA
-                t = nx_ch[cmd]
-                v = nx_rk[r * _NC + cmd]
-                if v > t:
-                    t = v
-                v = nx_bg[(r * NBG + g) * _NC + cmd]
-                if v > t:
-                    t = v
-                v = nx_bk[fb * _NC + cmd]
-                if v > t:
-                    t = v
-                for w in range(nwin):
-                    if w_next[w, cmd] != 0:
-                        lv = w_level[w]
-                        node = 0
-                        if lv == 1:
-                            node = r
-                        elif lv == 2:
-                            node = r * NBG + g
-                        elif lv == 3:
-                            node = fb
-                        hi = w * nodes + node
-                        v = hist[hi * wmax + hptr[hi]] + w_lat[w]
-                        if v > t:
-                            t = v
-                if t < now:
-                    t = now
+                t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
+                             w_level, w_next, w_lat)
                 if t < best_t:
                     best_t = t
                     best_cls = 0
@@ -262,36 +249,11 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                 cls = 2
             # prune: the channel-level bound already loses to the best so far (ties go to the
             # older request, which was seen first)
-            t = nx_ch[cmd]
-            if t < now:
-                t = now
+            t = max(nx[cmd], now)
             if t > best_t or (t == best_t and cls >= best_cls):
                 continue
-            v = nx_rk[r * _NC + cmd]
-            if v > t:
-                t = v
-            v = nx_bg[(r * NBG + g) * _NC + cmd]
-            if v > t:
-                t = v
-            v = nx_bk[fb * _NC + cmd]
-            if v > t:
-                t = v
-            for w in range(nwin):
-                if w_next[w, cmd] != 0:
-                    lv = w_level[w]
-                    node = 0
-                    if lv == 1:
-                        node = r
-                    elif lv == 2:
-                        node = r * NBG + g
-                    elif lv == 3:
-                        node = fb
-                    hi = w * nodes + node
-                    v = hist[hi * wmax + hptr[hi]] + w_lat[w]
-                    if v > t:
-                        t = v
-            if t < now:
-                t = now
+            t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
+                         w_level, w_next, w_lat)
             if t < best_t or (t == best_t and cls < best_cls):
                 best_t = t
                 best_cls = cls
@@ -304,7 +266,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                 if t == now and cls == 1:
                     break  # the oldest ready row hit: nothing later can beat it
         # ---- next event before the best command? -------------------------------------------
-        ev = _INF
+        ev = INF
         if nxt < N:
             if is_write[nxt] != 0:
                 if wq_n < Q:
@@ -316,7 +278,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                 if ref_due[r] > now and ref_due[r] < ev:
                     ev = ref_due[r]
         if ev <= best_t:
-            if ev == _INF:
+            if ev == INF:
                 status = 1
                 break
             now = ev
@@ -345,40 +307,9 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
             issue[k] = T
             done += 1
             if closed_policy != 0 and pend_r[fb] + pend_w[fb] == 0:
-                cmd = cmd + 2  # RD -> RDA, WR -> WRA
-        # timing tables
-        for j in range(c_ptr[cmd], c_ptr[cmd + 1]):
-            lv = c_level[j]
-            f = c_next[j]
-            v = T + c_lat[j]
-            if lv == 0:
-                if v > nx_ch[f]:
-                    nx_ch[f] = v
-            elif lv == 1:
-                idx = r * _NC + f
-                if v > nx_rk[idx]:
-                    nx_rk[idx] = v
-            elif lv == 2:
-                idx = (r * NBG + g) * _NC + f
-                if v > nx_bg[idx]:
-                    nx_bg[idx] = v
-            else:
-                idx = fb * _NC + f
-                if v > nx_bk[idx]:
-                    nx_bk[idx] = v
-        for w in range(nwin):
-            if w_prev[w, cmd] != 0:
-                lv = w_level[w]
-                node = 0
-                if lv == 1:
-                    node = r
-                elif lv == 2:
-                    node = r * NBG + g
-                elif lv == 3:
-                    node = fb
-                hi = w * nodes + node
-                hist[hi * wmax + hptr[hi]] = T
-                hptr[hi] = (hptr[hi] + 1) % w_n[w]
+                cmd = _WRA if cmd == _WR else _RDA  # auto-precharge
+        record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
+               c_next, c_lat, w_level, w_prev, w_lat, w_n)
         # bank state
         if cmd == _ACT:
             rv = row[k]
@@ -426,20 +357,8 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
                 for b in range(r * nbpr, (r + 1) * nbpr):
                     ref_done[b] = 0
         counts[cmd] += 1
-        if nlog < logcap:
-            log[nlog, 0] = T
-            log[nlog, 1] = cmd
-            log[nlog, 2] = r
-            log[nlog, 3] = g
-            log[nlog, 4] = fb % NBA
-            if k >= 0:
-                log[nlog, 5] = row[k]
-                log[nlog, 6] = col[k]
-            else:
-                log[nlog, 5] = -1
-                log[nlog, 6] = -1
-            log[nlog, 7] = k
-        nlog += 1
+        nlog = log_command(log, logcap, nlog, T, cmd, r, g, fb % NBA,
+                           row[k] if k >= 0 else -1, col[k] if k >= 0 else -1, k)
         now = T + 1
 
     for r in range(NR):
@@ -453,4 +372,5 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm,
 
 
 controller_kernel_py = controller_kernel
-controller_kernel_nb = njit(cache=True, nogil=True)(controller_kernel)
+controller_kernel_nb = jit_twins(globals(), ("controller_kernel",), COMPILED,
+                                 inline=False)["controller_kernel"]

@@ -14,18 +14,15 @@ add a cycle. Every error (unknown key, missing key, wrong unit, negative value) 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal, Optional
 
-from ..config.presets import list_presets, load_preset
+from ..config.presets import list_presets, locate
 from ..config.schema import Ctx, from_located, param, quantity
-from ..config.yamlio import Located, load_file
 from ..errors import ConfigError
 from ..units import parse_quantity
 from .constraints import ConstraintTables
-from .standards import STANDARDS, evaluate_rules
+from .standards import STANDARDS, CommandSet, evaluate_rules
 
 
 @dataclass(frozen=True)
@@ -265,6 +262,11 @@ class DramSpec:
         return self.org.bank_groups * self.org.banks_per_group
 
     @property
+    def command_set(self) -> CommandSet:
+        """The standard's commands (names, scopes, bus use; ids = indices)."""
+        return STANDARDS[self.config.standard].command_set
+
+    @property
     def peak_bandwidth_bytes_per_s(self) -> float:
         """All channels streaming one burst every nBL cycles."""
         return self.n_channels * self.org.access_bytes / (self.timings["nBL"] * self.tck_s)
@@ -281,10 +283,13 @@ class DramSpec:
         return build_spec(dataclasses.replace(self.config, controller=ctrl), self.constraints_extra)
 
     constraints_extra: tuple = field(default=(), hash=False, compare=False)
+    #: the constraints as kernel arrays, built at load (derived data, never mutated)
+    tables: ConstraintTables = field(init=False, repr=False, hash=False, compare=False)
 
-    @cached_property
-    def tables(self) -> "ConstraintTables":
-        return ConstraintTables.build(self.constraints)
+    def __post_init__(self):
+        # derived data computed once at load; the spec stays immutable
+        object.__setattr__(self, "tables", ConstraintTables.build(self.constraints,
+                                                                  self.command_set))
 
 
 def build_spec(config: DramSpecConfig, extra_rules: tuple = ()) -> DramSpec:
@@ -299,23 +304,6 @@ def build_spec(config: DramSpecConfig, extra_rules: tuple = ()) -> DramSpec:
 def _rule_applies(rule, timings) -> bool:
     names = [t.lstrip("-") for t in rule[3] if isinstance(t, str)]
     return all(n in timings for n in names)
-
-
-def _located_from(spec) -> Located:
-    if isinstance(spec, Located):
-        return spec
-    s = os.fspath(spec)
-    if s.endswith((".yaml", ".yml")) or os.sep in s or "/" in s:
-        return load_file(s)
-    try:
-        return load_preset("dram", s)
-    except KeyError:
-        import difflib
-        names = list_presets("dram")
-        close = difflib.get_close_matches(s, names, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else \
-            f"; available: {', '.join(names)}"
-        raise ConfigError(f"unknown DRAM spec {s!r}{hint}") from None
 
 
 def load_spec(spec, **controller) -> DramSpec:
@@ -333,7 +321,7 @@ def load_spec(spec, **controller) -> DramSpec:
     ConfigError
         On any invalid value, with file, line and key path.
     """
-    cfg = from_located(DramSpecConfig, _located_from(spec))
+    cfg = from_located(DramSpecConfig, locate(spec, "dram", what="DRAM spec"))
     out = build_spec(cfg)
     return out.with_controller(**controller) if controller else out
 

@@ -24,7 +24,8 @@ per cycle per channel; the rank-switch bubble tRTRS is not modelled beyond data-
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 #: hierarchy levels below the (pseudo-)channel that constraints can be scoped to; the channel level
 #: is the data/command bus shared by all banks of one simulated channel.
@@ -33,29 +34,79 @@ LEVEL_ID = {name: i for i, name in enumerate(LEVELS)}
 #: address levels (for mapping and logs), most significant first
 ADDRESS_LEVELS = ("channel", "pseudo_channel", "rank", "bank_group", "bank", "row", "column")
 
-#: command names; the integer ids are the indices (used by the numba kernels)
-COMMANDS = ("ACT", "PRE", "PREA", "RD", "WR", "RDA", "WRA", "REFab", "REFpb",
-            "ACTAB", "MACAB", "WRGB", "RDMAC")
-CMD = {name: i for i, name in enumerate(COMMANDS)}
-NCMD = len(COMMANDS)
-#: the command subset a plain DRAM controller issues
-DRAM_COMMANDS = COMMANDS[:9]
-#: processing-in-memory all-bank commands (GDDR6-AiM / HBM-PIM / AttAcc style), see :mod:`.pim`
-PIM_COMMANDS = COMMANDS[9:]
-
 #: bank states used by the checker and the controller
 BANK_STATES = ("closed", "opened")
 
-#: scope of each command: the level of the node it addresses
-COMMAND_SCOPE = {
-    "ACT": "bank", "PRE": "bank", "PREA": "rank", "RD": "bank", "WR": "bank", "RDA": "bank",
-    "WRA": "bank", "REFab": "rank", "REFpb": "bank",
-    "ACTAB": "rank", "MACAB": "rank", "WRGB": "channel", "RDMAC": "channel",
-}
 
-#: data-bus usage: command -> (latency timing name, direction) for the checker's bus-overlap test
-DATA_BUS = {"RD": ("nCL", "read"), "RDA": ("nCL", "read"), "RDMAC": ("nCL", "read"),
-            "WR": ("nCWL", "write"), "WRA": ("nCWL", "write"), "WRGB": ("nCWL", "write")}
+@dataclass(frozen=True)
+class Command:
+    """One command of a command set, as data.
+
+    ``scope`` is the level of the node it addresses (a rank-scoped command touches every bank of
+    the rank). ``bus`` is its use of the data bus: ``(latency timing name, "read"|"write")`` or
+    ``None``. ``needs`` is the bank state it requires of every bank it touches (``"closed"``,
+    ``"open"``, ``"open_row"``: open on the command's row, or ``None``); ``then`` what it does
+    to them (``"open"``, ``"close"``, ``"refresh"`` or ``None``).
+    """
+
+    name: str
+    scope: str
+    bus: Optional[tuple] = None
+    needs: Optional[str] = None
+    then: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class CommandSet:
+    """An ordered set of commands; a command's integer id (used by the kernels and in command
+    logs) is its index. Built once per standard (and extended by :mod:`archsim.pim`)."""
+
+    commands: tuple
+    #: derived at construction: names in id order, name -> id, name -> :class:`Command`
+    names: tuple = field(init=False, repr=False, compare=False)
+    id: dict = field(init=False, repr=False, compare=False)
+    by_name: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "names", tuple(c.name for c in self.commands))
+        object.__setattr__(self, "id", {c.name: i for i, c in enumerate(self.commands)})
+        object.__setattr__(self, "by_name", {c.name: c for c in self.commands})
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def extend(self, *commands: Command) -> "CommandSet":
+        """This set followed by ``commands`` (existing ids are kept)."""
+        clash = set(self.names) & {c.name for c in commands}
+        if clash:
+            raise ValueError(f"commands {sorted(clash)} are already in the set")
+        return CommandSet(self.commands + tuple(commands))
+
+    def without(self, *names: str) -> "CommandSet":
+        return CommandSet(tuple(c for c in self.commands if c.name not in names))
+
+
+#: the commands of the JEDEC standards modelled here (a standard without per-bank refresh drops
+#: REFpb); ids are indices
+DRAM_COMMAND_SET = CommandSet((
+    Command("ACT", "bank", needs="closed", then="open"),
+    Command("PRE", "bank", needs="open", then="close"),
+    Command("PREA", "rank", then="close"),
+    Command("RD", "bank", bus=("nCL", "read"), needs="open_row"),
+    Command("WR", "bank", bus=("nCWL", "write"), needs="open_row"),
+    Command("RDA", "bank", bus=("nCL", "read"), needs="open_row", then="close"),
+    Command("WRA", "bank", bus=("nCWL", "write"), needs="open_row", then="close"),
+    Command("REFab", "rank", needs="closed", then="refresh"),
+    Command("REFpb", "bank", needs="closed", then="refresh"),
+))
+
+# names of the DRAM command set (kept for callers that index commands by name or id)
+COMMANDS = DRAM_COMMAND_SET.names
+CMD = DRAM_COMMAND_SET.id
+NCMD = len(DRAM_COMMAND_SET)
+DRAM_COMMANDS = COMMANDS
+COMMAND_SCOPE = {c.name: c.scope for c in DRAM_COMMAND_SET.commands}
+DATA_BUS = {c.name: c.bus for c in DRAM_COMMAND_SET.commands if c.bus}
 
 RD_LIKE = ("RD", "RDA")
 WR_LIKE = ("WR", "WRA")
@@ -124,15 +175,22 @@ EXTRA_RULES = {
 
 @dataclass(frozen=True)
 class Standard:
-    """A DRAM standard: name, which commands it has, and its constraint rules."""
+    """A DRAM standard: name, its command set, and its constraint rules."""
 
     name: str
     has_per_bank_refresh: bool
     rules: tuple
 
     @property
+    def command_set(self) -> CommandSet:
+        """The commands of this standard (ids are those of :data:`DRAM_COMMAND_SET`: REFpb is
+        the last DRAM command, so dropping it keeps every other id)."""
+        return DRAM_COMMAND_SET if self.has_per_bank_refresh else \
+            DRAM_COMMAND_SET.without("REFpb")
+
+    @property
     def commands(self) -> tuple:
-        return tuple(c for c in DRAM_COMMANDS if c != "REFpb" or self.has_per_bank_refresh)
+        return self.command_set.names
 
 
 def _standard(name: str, per_bank: bool) -> Standard:

@@ -22,15 +22,3 @@ def random_traffic(spec, n, seed=0, read_ratio=0.7, gap=2):
 
 def stream_traffic(spec, n, start=0):
     return start + np.arange(n, dtype=np.int64) * spec.org.access_bytes, np.zeros(n, bool), None
-
-
-def pytest_collection_modifyitems(config, items):
-    """Run ``@pytest.mark.slow`` DRAM tests only with ``-m slow`` or ARCHSIM_SLOW=1."""
-    import os
-    if "slow" in (config.getoption("-m") or "") or os.environ.get("ARCHSIM_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow or ARCHSIM_SLOW=1")
-    here = os.path.dirname(__file__)
-    for item in items:
-        if "slow" in item.keywords and str(item.fspath).startswith(here):
-            item.add_marker(skip)

@@ -62,14 +62,3 @@ def test_bad_spec_is_config_error(tmp_path, capsys):
     with pytest.raises(ConfigError) as ei:
         run(["dram", str(f), "--requests", "10"], capsys)
     assert ei.value.line == 3 and ei.value.key == "timing.nCL"
-
-
-def test_pim_gemv(capsys):
-    rc, out = run(["pim-gemv", "gddr6-aim", "--rows", "4096", "--cols", "4096", "--json"],
-                  capsys)
-    d = json.loads(out)
-    for k in ("cycles", "time_ns", "energy_pj", "commands", "utilization"):
-        assert k in d
-    assert 0 < d["utilization"] <= 1 and d["commands"]["MACAB"] > 0
-    rc, out = run(["pim-gemv", "hbm3-attacc", "--rows", "64", "--cols", "1024"], capsys)
-    assert rc == 0 and "utilization" in out

@@ -131,23 +131,23 @@ def test_checker_catches_injected_violations():
     log = simulate(s, a, w, arr, log=True).log
     assert check_log(s, log) == []
     cmd = log.command
-    # 1. a RD issued 1 cycle after the ACT that opened its row (tRCD violated)
-    rd = np.flatnonzero(cmd == 3)[10]
+    # 1. a RD issued 1 cycle after the ACT that opened its row (tRCD violated): take an ACT
+    # whose next command in its channel is the RD of the same bank, and move that RD earlier
+    ids = s.command_set.id
+    same_ch_next = (log.channel[1:] == log.channel[:-1])
+    pairs = np.flatnonzero(same_ch_next & (cmd[:-1] == ids["ACT"]) & (cmd[1:] == ids["RD"])
+                           & (log.rank[1:] == log.rank[:-1])
+                           & (log.bank_group[1:] == log.bank_group[:-1])
+                           & (log.bank[1:] == log.bank[:-1]))
+    assert len(pairs), "the traffic must contain an ACT directly followed by its RD"
+    act = int(pairs[0])
+    rd = act + 1
     cyc = log.cycle.copy()
-    # find the ACT of the same bank right before it
-    same = np.flatnonzero((log.channel == log.channel[rd]) & (log.rank == log.rank[rd]) &
-                          (log.bank_group == log.bank_group[rd]) & (log.bank == log.bank[rd]) &
-                          (cmd == 0) & (np.arange(len(cmd)) < rd))
-    act = same[-1]
-    # move the RD to just after the ACT while keeping the per-channel order
-    between = (np.arange(len(cmd)) > act) & (np.arange(len(cmd)) < rd) & \
-        (log.channel == log.channel[rd])
-    if not between.any():
-        cyc[rd] = cyc[act] + 1
-        v = check_log(s, _log_copy(log, cycle=cyc))
-        assert any("nRCD" in str(x) or "ACT@" in str(x) for x in v)
+    cyc[rd] = cyc[act] + 1
+    v = check_log(s, _log_copy(log, cycle=cyc))
+    assert any(x.index == rd and f"ACT@{cyc[act]} -> RD at bank" in x.message for x in v), v
     # 2. drop a PRE: the next ACT to that bank finds the row open
-    pre = np.flatnonzero(cmd == 1)[5]
+    pre = np.flatnonzero(cmd == ids["PRE"])[5]
     keep = np.ones(len(cmd), bool)
     keep[pre] = False
     sub = _log_copy(log, **{f: getattr(log, f)[keep] for f in
@@ -156,7 +156,7 @@ def test_checker_catches_injected_violations():
     v = check_log(s, sub)
     assert any("open" in x.message for x in v)
     # 3. two reads on the same cycle's neighbour: shift one RD one cycle earlier onto the data bus
-    rds = np.flatnonzero((cmd == 3) & (log.channel == 0))
+    rds = np.flatnonzero((cmd == ids["RD"]) & (log.channel == 0))
     i, j = rds[100], rds[101]
     cyc = log.cycle.copy()
     cyc[j] = cyc[i] + 1

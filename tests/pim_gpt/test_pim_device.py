@@ -7,7 +7,8 @@ from archsim.config.presets import load_preset
 from archsim.config.schema import from_located
 from archsim.devices.pim import Pim, PimDeviceConfig
 from archsim.dram.checker import check_log
-from archsim.dram.pim import DTYPE_BYTES, gemv_command_log, simulate_gemv
+from archsim.pim.gemv import gemv_command_log, simulate_gemv
+from archsim.pim.spec import DTYPE_BYTES
 from archsim.errors import ConfigError
 from archsim.trace.counting import attention, elementwise, matmul
 from archsim.trace.schema import OpKind
@@ -113,8 +114,7 @@ def test_command_log_passes_independent_checker(pim, rows, cols):
     log = gemv_command_log(pim.spec, rows, cols, "bf16")
     assert check_log(pim.spec, log) == []
     res = pim.simulate(rows, cols, "bf16")
-    from archsim.dram.standards import COMMANDS
-    names = [COMMANDS[c] for c in log.command]
+    names = [pim.spec.command_set.names[c] for c in log.command]
     counts = {k: names.count(k) for k in set(names)}
     assert counts == res.commands
     assert int(log.cycle.max()) < res.cycles
@@ -148,7 +148,7 @@ def test_accepts_only_pim_kinds(write):
 
 @pytest.mark.parametrize("kv_heads", [12, 4])
 def test_concat_heads_mapping_for_scores(pim, pim_per_head, kv_heads):
-    from archsim.dram.pim_attention import simulate_scores_concat
+    from archsim.pim.attention import simulate_scores_concat
     assert pim.config.attention_mapping == "concat_heads"  # PIM-GPT preset default
     sc = attention(0, "s", OpKind.ATTENTION_SCORE, 0, 2, 12, kv_heads, 1, 300, 64, "fp16",
                    "fp16", ())

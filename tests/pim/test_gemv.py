@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from archsim.dram.checker import check_log
-from archsim.dram.pim import (clear_memo, gemv_command_log, list_pims, load_pim, simulate_gemv)
+from archsim.pim import (clear_memo, gemv_command_log, list_pims, load_pim, simulate_gemv)
 from archsim.errors import ConfigError
 
 

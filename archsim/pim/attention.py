@@ -36,7 +36,7 @@ stay in the buffer while its rows are swept)::
                 RDMAC x ceil(U x result_bytes / access)        (one score per unit = per token)
             PREA
 
-It is the in-order PIM stream of :mod:`archsim.dram.pim`, scheduled by the same numba kernel
+It is the in-order PIM stream of :mod:`archsim.pim.gemv`, scheduled by the same numba kernel
 with the same timing rules (``PIM_RULES``) and refresh, so it is cycle-accurate to the same
 degree, and its log is checked by :func:`archsim.dram.checker.check_log`. Useful MACs are
 ``Hkv g kv_len d``; the padding columns (``slot > d``) are MACed too (counted in ``mac``).
@@ -54,9 +54,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import ConfigError
-from .pim import (DTYPE_BYTES, GemvResult, PimSpec, make_result, resolve_call, run_stream,
-                  stream_arrays, streams_log)
-from .standards import CMD, NCMD
+from .gemv import GemvResult, make_result, resolve_call, run_stream, stream_arrays, streams_log
+from .spec import DTYPE_BYTES, PimSpec
 
 _MEMO: dict = {}
 
@@ -106,6 +105,7 @@ def head_layout(pim: PimSpec, kv_len: int, head_dim: int, kv_heads: int, q_per_k
 def head_stream(pim: PimSpec, lay: HeadLayout, tokens: int, dtype: str):
     """Command stream of one channel holding ``tokens`` tokens: (cmd, rank, bg, bank, row)."""
     U = pim.units_per_channel
+    CMD = pim.command_set.id
     tgroups = -(-tokens // U)
     G = len(lay.groups)
     db = DTYPE_BYTES[dtype]
@@ -142,7 +142,7 @@ def simulate_scores_concat(pim, kv_len: int, head_dim: int, kv_heads: int, q_per
                            memo: bool = True, engine: str = "numba") -> Optional[GemvResult]:
     """Cycle-accurate scores of all ``kv_heads x q_per_kv`` query heads of one query position.
 
-    Returns a :class:`~archsim.dram.pim.GemvResult` with ``rows = kv_len x heads`` (one score
+    Returns a :class:`~archsim.pim.gemv.GemvResult` with ``rows = kv_len x heads`` (one score
     per token and query head) and ``cols = head_dim``, or ``None`` when the heads cannot share
     a row (:func:`head_layout`). Memoized on (config, shape, dtype, channels); memoized and
     fresh results are identical.
@@ -153,7 +153,7 @@ def simulate_scores_concat(pim, kv_len: int, head_dim: int, kv_heads: int, q_per
     key = (pim.key, int(kv_len), int(head_dim), int(kv_heads), int(q_per_kv), dtype, nch)
     if memo and key in _MEMO:
         return _MEMO[key]
-    counts = np.zeros(NCMD, np.int64)
+    counts = np.zeros(len(pim.command_set), np.int64)
     end = 0
     for tc in sorted(set(lay.per_ch)):
         cyc, cnt, _ = run_stream(pim, dtype, *head_stream(pim, lay, tc, dtype), engine=engine)

@@ -13,46 +13,31 @@ bound: IDD4R includes the path to the pins. ``mac.macab_energy`` (with ``macab_e
 sets the energy of the whole all-bank MAC command instead (column reads + lane MACs, all banks of
 a channel); the column-read part is then ``macab_energy`` minus the lane MACs.
 
-The PIM timing rules are in :data:`PIM_RULES` (see :mod:`archsim.dram.pim`).
+The PIM commands and timing rules are in :mod:`archsim.pim.commands`. Per-dtype timings and
+constraint tables are computed once per (spec identity, dtype) and kept in a module-level memo
+(:func:`constraints_for`); the specs themselves are immutable.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal, Optional
 
-from ..config.presets import list_presets, load_preset
+from ..config.presets import list_presets, locate
 from ..config.schema import from_located, param, quantity
-from ..config.yamlio import Located, load_file
 from ..errors import ConfigError
-from .energy import EnergyTable, energy_table
-from .constraints import ConstraintTables
-from .spec import TimingValue, load_spec
-from .standards import evaluate_rules
+from ..dram.constraints import ConstraintTables
+from ..dram.energy import EnergyTable, energy_table
+from ..dram.spec import DramSpec, TimingValue, build_spec, load_spec
+from ..dram.standards import CommandSet, evaluate_rules
+from ..dtypes import dtype_bytes
+from .commands import PIM_RULES, pim_command_set
 
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
-
-PIM_RULES = (
-    ("rank", ("PREA",), ("ACTAB",), ("nRPab",), 0),
-    ("rank", ("REFab",), ("ACTAB",), ("nRFC",), 0),
-    ("rank", ("ACTAB",), ("REFab",), ("nRC",), 0),
-    ("rank", ("ACTAB",), ("ACTAB",), ("nRC_AB",), 0),
-    ("rank", ("ACTAB",), ("MACAB",), ("nRCD_AB",), 0),
-    ("rank", ("ACTAB",), ("PREA",), ("nRAS",), 0),
-    ("rank", ("MACAB",), ("MACAB",), ("nCCD_AB_eff",), 0),
-    ("rank", ("MACAB",), ("PREA",), ("nRTP",), 0),
-    ("rank", ("MACAB",), ("RDMAC",), ("nMAC_RD",), 0),
-    ("rank", ("RDMAC",), ("MACAB",), ("nCCD_L",), 0),
-    ("channel", ("WRGB",), ("MACAB",), ("nWRGB_MAC",), 0),
-    ("channel", ("WRGB",), ("WRGB",), ("nBL",), 0),
-    ("channel", ("RDMAC",), ("RDMAC",), ("nBL",), 0),
-    ("channel", ("RDMAC",), ("WRGB",), ("nCL", "nBL", "nTA", "-nCWL"), 0),
-    ("channel", ("WRGB",), ("RDMAC",), ("nCWL", "nBL", "nWTR_S"), 0),
-    ("rank", ("RDMAC",), ("PREA",), ("nRTP",), 0),
-)
-
+#: element types the MAC units may compute in
+PIM_DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8")
+#: bytes per element (widths from :data:`archsim.dtypes.DTYPE_BITS`)
+DTYPE_BYTES = {name: dtype_bytes(name) for name in PIM_DTYPES}
 
 @dataclass(frozen=True)
 class MacUnits:
@@ -60,7 +45,7 @@ class MacUnits:
 
     unit_level: Literal["bank", "bank_pair", "bank_group"] = param()
     lanes: int = param(min=1)
-    dtype: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = param()
+    dtype: Literal[PIM_DTYPES] = param()
     clock_hz: float = quantity("frequency", min=0, min_exclusive=True)
     mac_energy_j_per_flop: float = quantity("energy_per_flop", min=0,
                                             doc="energy of one lane MAC (write as pJ/MAC)")
@@ -93,7 +78,8 @@ class PimTiming:
 
 @dataclass(frozen=True)
 class PimOrganization:
-    """Overrides of the organisation of the DRAM spec a PIM config names."""
+    """Overrides of the organisation of the DRAM spec a PIM config names (in a PIM config, or
+    in a ``pim`` device of a hardware config)."""
 
     source: str = param()
     channels: Optional[int] = param(default=None, min=1, doc="channels working in parallel")
@@ -122,12 +108,40 @@ class PimConfig:
     notes: Optional[str] = param(default=None)
 
 
+class SpecKey:
+    """A hashable identity of a loaded spec: its validated configs (frozen dataclasses), with the
+    hash computed once (memo lookups hash it on every GEMV call)."""
+
+    __slots__ = ("value", "_hash")
+
+    def __init__(self, value: tuple) -> None:
+        self.value = value
+        self._hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return self is other or (isinstance(other, SpecKey) and self._hash == other._hash
+                                 and self.value == other.value)
+
+    def __repr__(self) -> str:
+        return f"SpecKey({self._hash:#x})"
+
+
 @dataclass(frozen=True)
 class PimSpec:
-    """A loaded PIM configuration with its DRAM spec (no side effects, immutable)."""
+    """A loaded PIM configuration with its DRAM spec (no side effects, immutable).
+
+    ``key`` identifies it for memoization: the PIM config and the DRAM config it runs on.
+    """
 
     config: PimConfig
-    dram: object = field(compare=False)
+    dram: DramSpec = field(compare=False)
+    key: SpecKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "key", SpecKey((self.config, self.dram.config)))
 
     # --- what the checker and kernels need (same names as DramSpec) -----------------------
     @property
@@ -138,10 +152,15 @@ class PimSpec:
     def org(self):
         return self.dram.org
 
+    @property
+    def command_set(self) -> CommandSet:
+        """The DRAM standard's commands followed by the PIM commands."""
+        return pim_command_set(self.dram.command_set)
+
     def with_channels(self, channels: int, source: str) -> "PimSpec":
-        """A copy on ``channels`` channels (the DRAM spec re-loaded with the override)."""
+        """A copy on ``channels`` channels (the DRAM organisation overridden)."""
         org = PimOrganization(source=source, channels=int(channels))
-        return PimSpec(self.config, with_organization(self.dram, self.config.dram, org))
+        return PimSpec(self.config, with_organization(self.dram, org))
 
     @property
     def tck_s(self) -> float:
@@ -174,11 +193,6 @@ class PimSpec:
         """2 FLOP per MAC x lanes x units x channels x MAC clock."""
         return 2.0 * self.peak_macs_per_s
 
-    @cached_property
-    def key(self) -> str:
-        """A stable identity for memoization (the whole validated config)."""
-        return repr(self.config) + repr(self.dram.config)
-
     def timings_for(self, dtype: str) -> dict:
         t = dict(self.dram.timings)
         pt = self.config.timing
@@ -194,18 +208,9 @@ class PimSpec:
         t["nCCD_AB_eff"] = max(t["nCCD_AB"], math.ceil(mac_s / self.tck_s - 1e-9))
         return t
 
-    @cached_property
-    def _per_dtype(self) -> dict:
-        return {}
-
-    def constraints_for(self, dtype: str):
-        hit = self._per_dtype.get(dtype)
-        if hit is None:
-            t = self.timings_for(dtype)
-            cons = tuple(self.dram.constraints) + evaluate_rules(PIM_RULES, t)
-            hit = (t, cons, ConstraintTables.build(cons))
-            self._per_dtype[dtype] = hit
-        return hit
+    def constraints_for(self, dtype: str) -> tuple:
+        """``(timings, constraints, ConstraintTables)`` for ``dtype`` (memoized per identity)."""
+        return constraints_for(self, dtype)
 
     # checker interface for the default dtype
     @property
@@ -234,31 +239,32 @@ class PimSpec:
                            base.io_pj_per_bit, base.bits_per_access, mac_pj)
 
 
+#: (spec key, dtype) -> (timings, constraints, tables): derived data, never mutated
+_TABLES: dict = {}
+
+
+def constraints_for(spec: PimSpec, dtype: str) -> tuple:
+    """Integer timings, evaluated constraints (DRAM standard's + :data:`PIM_RULES`) and their
+    kernel tables for ``spec`` computing in ``dtype``; computed once per (identity, dtype)."""
+    k = (spec.key, dtype)
+    hit = _TABLES.get(k)
+    if hit is None:
+        t = spec.timings_for(dtype)
+        cons = tuple(spec.dram.constraints) + evaluate_rules(PIM_RULES, t)
+        hit = _TABLES[k] = (t, cons, ConstraintTables.build(cons, spec.command_set))
+    return hit
+
+
 def load_pim(pim) -> PimSpec:
-    """Load a PIM config from a preset name (``archsim/presets/pim``), a YAML path or data."""
+    """Load a PIM config (a preset name in ``archsim/presets/pim``, a YAML path or located data)
+    with its DRAM spec; a :class:`PimSpec` is returned as is."""
     if isinstance(pim, PimSpec):
         return pim
-    if isinstance(pim, Located):
-        loc = pim
-    else:
-        s = os.fspath(pim)
-        if s.endswith((".yaml", ".yml")) or "/" in s or os.sep in s:
-            loc = load_file(s)
-        else:
-            try:
-                loc = load_preset("pim", s)
-            except KeyError:
-                raise ConfigError(f"unknown PIM config {s!r}; available: "
-                                  + ", ".join(list_presets("pim"))) from None
+    loc = locate(pim, "pim", what="PIM config")
     cfg = from_located(PimConfig, loc)
-    d = cfg.dram
-    if d.endswith((".yaml", ".yml")) and not os.path.isabs(d):
-        if not loc.file or loc.file.startswith("<"):
-            raise ConfigError(f"cannot resolve relative DRAM path {d!r} from a preset", key="dram")
-        d = os.path.join(os.path.dirname(loc.file), d)
     try:
-        dram = load_spec(d)
-        dram = with_organization(dram, d, cfg.organization, loc)
+        dram = load_spec(locate(cfg.dram, "dram", relative_to=loc.file, what="DRAM spec"))
+        dram = with_organization(dram, cfg.organization)
     except ConfigError as exc:
         file, line = loc.where(("dram",))
         raise ConfigError(f"DRAM spec {cfg.dram!r}: {exc}", file=file, line=line,
@@ -274,19 +280,14 @@ def load_pim(pim) -> PimSpec:
     return spec
 
 
-def with_organization(dram, ref: str, org: Optional[PimOrganization], loc=None):
-    """``dram`` re-loaded with the organisation override ``org`` merged in (via ``extends``)."""
+def with_organization(dram: DramSpec, org: Optional[PimOrganization]) -> DramSpec:
+    """``dram`` with the organisation override ``org`` applied (same timings and currents)."""
     if org is None or org.channels is None or org.channels == dram.org.channels:
         return dram
-    import yaml
-
-    from ..config.yamlio import load_text
-    data = {"extends": os.path.abspath(ref) if ref.endswith((".yaml", ".yml")) else ref,
-            "organization": {"channels": int(org.channels),
-                             "source": f"{dram.config.organization.source}; "
-                                       f"channels: {org.source}"}}
-    where = f"<organization override of {loc.file if loc is not None else 'a PIM config'}>"
-    return load_spec(load_text(yaml.safe_dump(data), where))
+    base = dram.config.organization
+    new_org = dataclasses.replace(base, channels=int(org.channels),
+                                  source=f"{base.source}; channels: {org.source}")
+    return build_spec(dataclasses.replace(dram.config, organization=new_org))
 
 
 def check_macab_energy(spec: PimSpec, loc=None) -> None:

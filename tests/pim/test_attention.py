@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from archsim.dram.checker import check_log
-from archsim.dram.pim import load_pim, simulate_gemv
-from archsim.dram.pim_attention import (head_layout, scores_concat_command_log,
+from archsim.pim.gemv import simulate_gemv
+from archsim.pim.spec import load_pim
+from archsim.pim.attention import (head_layout, scores_concat_command_log,
                                         simulate_scores_concat)
-from archsim.dram.standards import CMD, COMMANDS
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_counts_follow_the_layout_and_log_passes_checker(pim, C, d, hkv, g):
     assert res.macs == C * d * hkv * g
     log = scores_concat_command_log(pim, C, d, hkv, g, "bf16")
     assert check_log(pim, log) == []
-    names = [COMMANDS[c] for c in log.command]
+    names = [pim.command_set.names[c] for c in log.command]
     assert {k: names.count(k) for k in set(names)} == res.commands
     assert int(log.cycle.max()) < res.cycles
 
@@ -53,7 +53,7 @@ def test_python_twin_gives_the_same_log(pim):
 
 def test_checker_sees_a_macab_moved_before_nrcd_ab(pim):
     log = scores_concat_command_log(pim, 256, 64, 12, 1, "bf16")
-    i = int(np.flatnonzero(log.command == CMD["MACAB"])[0])
+    i = int(np.flatnonzero(log.command == pim.command_set.id["MACAB"])[0])
     log.cycle[i] -= 1
     assert check_log(pim, log)
 

@@ -6,25 +6,10 @@ aim_simulator), Samsung HBM-PIM (ISSCC 2021/ISCA 2021: one unit per bank pair) a
 (ASPLOS 2024: per-bank and per-bank-group units on HBM3, MACAB with a power-limited nCCDAB of 6 vs
 4 cycles). A MAC *unit* sits at each bank (``unit_level: bank``), bank pair or bank group.
 
-Commands (all scoped to a rank, i.e. to all banks of a channel, except the bus commands):
-
-========  =======================================================================================
-ACTAB     activate the same row in every bank (all banks must be closed)
-MACAB     every unit reads one column (one access of ``access_bytes``) from its bank and multiplies
-          it with the matching slice of the global buffer, accumulating in its result register
-WRGB      write one access of the input vector into the global buffer (uses the data bus, like WR)
-RDMAC     read one access of result registers out over the data bus (like RD)
-PREA      precharge all banks
-========  =======================================================================================
-
-PIM timing rules (added to the DRAM standard's table; latencies in DRAM cycles):
-ACTAB->MACAB ``nRCD_AB``; MACAB->MACAB ``nCCD_AB`` (raised to the MAC units' own rate
-``ceil(elements per access / lanes / f_mac / tCK)`` if that is slower); MACAB->RDMAC ``nMAC_RD``;
-WRGB->MACAB ``nWRGB_MAC``; ACTAB->ACTAB ``nRC_AB``; ACTAB->PREA ``nRAS``; MACAB->PREA ``nRTP``;
-PREA->ACTAB ``nRPab``; REFab<->ACTAB ``nRFC``/``nRC``; bus rules for WRGB/RDMAC as WR/RD.
-
-Configuration, loading and the energy table are in :mod:`archsim.dram.pim_spec` (re-exported
-here); the multi-head attention stream (head concatenation) is in :mod:`archsim.dram.pim_attention`.
+The commands (ACTAB, MACAB, WRGB, RDMAC, PREA) and their timing rules are data in
+:mod:`archsim.pim.commands`; configuration, loading and the energy table are in
+:mod:`archsim.pim.spec`; the multi-head attention stream (head concatenation) is in
+:mod:`archsim.pim.attention`.
 
 GEMV ``y = W x`` (``W`` is rows x cols): matrix rows are dealt round-robin to (channel, unit); a
 unit's rows are stored one DRAM row per segment of ``segment`` elements (the global buffer / unit
@@ -42,17 +27,16 @@ from typing import Optional
 
 import numpy as np
 
+from ..dram.controller import CommandLog
+from ..dram.energy import EnergyReport
+from ..dram.timing import LOG_COLS
 from ..errors import ConfigError
-from .energy import EnergyReport
-from .pim_kernel import I_LOGCAP, I_NBA, I_NBG, I_REFI, I_REFON, inorder_kernel_nb, \
-    inorder_kernel_py
-from .pim_spec import (DTYPE_BYTES, PIM_RULES, MacUnits, PimConfig, PimOrganization,  # noqa: F401
-                       PimSpec, PimTiming, list_pims, load_pim)
-from .standards import CMD, COMMANDS, NCMD
+from .kernel import (I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_REFAB, I_REFI, I_REFON, NPARAM,
+                     inorder_kernel_nb, inorder_kernel_py)
+from .spec import DTYPE_BYTES, PimSpec, load_pim
 
-__all__ = ["DTYPE_BYTES", "PIM_RULES", "MacUnits", "PimConfig", "PimOrganization", "PimSpec",
-           "PimTiming", "list_pims", "load_pim", "GemvResult", "gemv_layout", "gemv_stream",
-           "run_stream", "clear_memo", "simulate_gemv", "gemv_command_log", "make_result",
+__all__ = ["GemvResult", "gemv_layout", "gemv_stream", "stream_arrays", "run_stream",
+           "clear_memo", "resolve_call", "simulate_gemv", "gemv_command_log", "make_result",
            "streams_log"]
 
 @dataclass(frozen=True)
@@ -108,6 +92,7 @@ def gemv_layout(pim: PimSpec, rows: int, cols: int, dtype: str, channels: int):
 def gemv_stream(pim: PimSpec, rows_in_channel: int, macs, wrgb, rdmac: int):
     """The command stream of one channel: (cmd, rank, bg, bank, row) int64 arrays."""
     U = pim.units_per_channel
+    CMD = pim.command_set.id
     groups = -(-rows_in_channel // U)
     nseg = len(macs)
     parts_cmd, parts_row = [], []
@@ -136,20 +121,22 @@ def run_stream(pim: PimSpec, dtype: str, cmd, rank, bg, bank, row, *, log=False,
                engine="numba"):
     """Schedule one channel's stream; returns (end cycle, counts array, log rows or None)."""
     _t, _c, tb = pim.constraints_for(dtype)
+    cs = pim.command_set
     kern = inorder_kernel_nb if engine == "numba" else inorder_kernel_py
     cap = (len(cmd) + len(cmd) // 4 + 64) if log else 0
     while True:
-        prm = np.zeros(5, np.int64)
+        prm = np.zeros(NPARAM, np.int64)
         prm[I_NBG] = pim.org.bank_groups
         prm[I_NBA] = pim.org.banks_per_group
         prm[I_REFON] = 1 if pim.config.refresh else 0
         prm[I_REFI] = pim.dram.timings["nREFI"]
         prm[I_LOGCAP] = cap
-        logarr = np.zeros((max(cap, 1), 8), np.int64)
-        counts = np.zeros(NCMD, np.int64)
+        prm[I_ACTAB] = cs.id["ACTAB"]
+        prm[I_REFAB] = cs.id["REFab"]
+        logarr = np.zeros((max(cap, 1), LOG_COLS), np.int64)
+        counts = np.zeros(len(cs), np.int64)
         stats = np.zeros(2, np.int64)
-        kern(cmd, rank, bg, bank, row, prm, tb.ptr, tb.level, tb.nxt, tb.lat, tb.win_level,
-             tb.win_prev, tb.win_next, tb.win_lat, tb.win_n, logarr, counts, stats)
+        kern(cmd, rank, bg, bank, row, prm, *tb.arrays(), logarr, counts, stats)
         if not log or stats[1] <= cap:
             return int(stats[0]), counts, (logarr[: stats[1]] if log else None)
         cap = int(stats[1])
@@ -209,7 +196,7 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
         if hit is not None:
             return hit
     _seg, macs, wrgb, rdmac, per_ch = gemv_layout(pim, rows, cols, dtype, nch)
-    counts = np.zeros(NCMD, np.int64)
+    counts = np.zeros(len(pim.command_set), np.int64)
     end = 0
     for rc in sorted(set(per_ch)):
         mult = per_ch.count(rc)
@@ -227,14 +214,14 @@ def make_result(pim: PimSpec, dtype: str, nch: int, end: int, counts, rows: int,
                 cols: int) -> GemvResult:
     """A :class:`GemvResult` from the slowest channel's end cycle and the summed counts
     (energy = counts x the PIM energy table + active-standby background of the channels)."""
-    cmd_counts = {name: int(counts[i]) for i, name in enumerate(COMMANDS) if counts[i]}
+    names = pim.command_set.names
+    cmd_counts = {name: int(counts[i]) for i, name in enumerate(names) if counts[i]}
     table = pim.energy_table(dtype)
     cmd_pj = {k: n * table.per_command_pj.get(k, 0.0) for k, n in cmd_counts.items()}
     io_bits = (cmd_counts.get("WRGB", 0) + cmd_counts.get("RDMAC", 0)) * table.bits_per_access
     bg = end * nch * table.act_standby_pj_per_cycle
     energy = EnergyReport(counts=cmd_counts, table=table, command_pj=cmd_pj,
-                          background_pj=float(bg), io_pj=float(io_bits * table.io_pj_per_bit),
-                          extra_pj={})
+                          background_pj=float(bg), io_pj=float(io_bits * table.io_pj_per_bit))
     unit_share = nch * pim.units_per_channel * pim.config.mac.lanes * pim.config.mac.clock_hz
     return GemvResult(rows=rows, cols=cols, dtype=dtype, channels=nch, cycles=int(end),
                       time_s=end * pim.tck_s, commands=cmd_counts, energy=energy,
@@ -243,7 +230,6 @@ def make_result(pim: PimSpec, dtype: str, nch: int, end: int, counts, rows: int,
 
 def streams_log(pim: PimSpec, dtype: str, streams, engine: str = "numba"):
     """Issued-command log of one stream per channel, as a :class:`CommandLog` for the checker."""
-    from .controller import CommandLog
     parts = []
     for c, st in enumerate(streams):
         _cyc, _cnt, lg = run_stream(pim, dtype, *st, log=True, engine=engine)

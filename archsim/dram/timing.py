@@ -1,0 +1,146 @@
+"""Timing state shared by the kernels: earliest legal cycle, issue update, command log.
+
+The DRAM controller (:mod:`archsim.dram.kernel`) and any in-order scheduler of a fixed command
+stream (the PIM scheduler, :mod:`archsim.pim.kernel`) keep the same timing state and read the same
+constraint arrays (:class:`~archsim.dram.constraints.ConstraintTables`, passed as the tuple ``tb``
+of :meth:`~archsim.dram.constraints.ConstraintTables.arrays`):
+
+* ``nx[node * nc + cmd]``: the next cycle at which command ``cmd`` may be issued to ``node``.
+  Nodes are numbered globally: the channel (0), then the ranks, the bank groups and the banks
+  (:func:`node_id`); a command at (rank, bank group, bank) touches one node per level.
+* ``hist``/``hptr``: per (window rule, node), a ring of the last ``window`` issue cycles of the
+  rule's preceding commands (rolling windows such as tFAW).
+
+:func:`new_state` returns ``(nx, hist, hptr, nc, wmax, n_nodes, NR, NBG)``; the kernels pass
+the arrays and sizes to the helpers one by one (tuples of arrays cost reference counting).
+
+Numba and the Python twin
+-------------------------
+Every kernel function is written once, in plain Python over int64 arrays. The interpreter runs
+these functions as the Python twin; :func:`jit_twins` compiles copies of the same code objects
+with ``numba.njit(cache=True)`` whose globals name the compiled helpers, so the compiled kernel
+calls compiled helpers and the twin calls Python ones. Tests compare the command logs of both.
+
+numba's on-disk cache of a kernel does not notice a change to a helper it calls in *another*
+module: after editing this module, delete the ``__pycache__/*.nbi`` and ``*.nbc`` files of
+``archsim/dram`` and ``archsim/pim`` (or set ``NUMBA_CACHE_DIR`` to a fresh directory).
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+from numba import njit
+
+INF = 1 << 62
+LOG_COLS = 8  # cycle, command, rank, bank group, bank, row, column, request (-1 for none)
+
+
+def node_id(level, r, g, fb, NR, NBG):
+    """Global node id at ``level`` (0 channel, 1 rank, 2 bank group, 3 bank) of a command at rank
+    ``r``, bank group ``g`` and flat bank ``fb`` (``(r * NBG + g) * NBA + bank``): the channel is
+    node 0, then come the ranks, the bank groups and the banks."""
+    if level == 0:
+        return 0
+    if level == 1:
+        return 1 + r
+    if level == 2:
+        return 1 + NR + r * NBG + g
+    return 1 + NR + NR * NBG + fb
+
+
+def new_state(NR, NBG, NBA, nc, w_lat, w_n):
+    """Empty timing state for ``NR`` ranks of ``NBG x NBA`` banks and ``nc`` commands."""
+    n_nodes = 1 + NR + NR * NBG + NR * NBG * NBA
+    nwin = w_lat.shape[0]
+    wmax = 1
+    for w in range(nwin):
+        if w_n[w] > wmax:
+            wmax = w_n[w]
+    nx = np.zeros(n_nodes * nc, np.int64)
+    hist = np.full(nwin * n_nodes * wmax, -INF, np.int64)
+    hptr = np.zeros(nwin * n_nodes, np.int64)
+    return (nx, hist, hptr, nc, wmax, n_nodes, NR, NBG)
+
+
+def earliest(cmd, r, g, fb, t0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next,
+             w_lat):
+    """Earliest cycle ``>= t0`` at which ``cmd`` may be issued at (``r``, ``g``, ``fb``): the max
+    of the next-allowed cycles at the four levels and of the rolling windows."""
+    t = t0
+    v = nx[cmd]
+    if v > t:
+        t = v
+    v = nx[(1 + r) * nc + cmd]
+    if v > t:
+        t = v
+    v = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    if v > t:
+        t = v
+    v = nx[(1 + NR + NR * NBG + fb) * nc + cmd]
+    if v > t:
+        t = v
+    for w in range(w_lat.shape[0]):
+        if w_next[w, cmd] != 0:
+            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
+            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+            if v > t:
+                t = v
+    return t
+
+
+def record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level, c_next,
+           c_lat, w_level, w_prev, w_lat, w_n):
+    """Issue ``cmd`` at cycle ``T`` at (``r``, ``g``, ``fb``): raise the next-allowed cycles of
+    every rule with ``cmd`` as preceding command and push ``T`` into its rolling windows."""
+    for j in range(c_ptr[cmd], c_ptr[cmd + 1]):
+        idx = node_id(c_level[j], r, g, fb, NR, NBG) * nc + c_next[j]
+        v = T + c_lat[j]
+        if v > nx[idx]:
+            nx[idx] = v
+    for w in range(w_lat.shape[0]):
+        if w_prev[w, cmd] != 0:
+            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
+            hist[hi * wmax + hptr[hi]] = T
+            hptr[hi] = (hptr[hi] + 1) % w_n[w]
+
+
+def log_command(log, cap, nlog, T, cmd, r, g, b, row, col, req):
+    """Write entry ``nlog`` of the command log if it is below the capacity ``cap``; returns the
+    new length (counted past the capacity too, so the caller can retry with a larger log)."""
+    if nlog < cap:
+        log[nlog, 0] = T
+        log[nlog, 1] = cmd
+        log[nlog, 2] = r
+        log[nlog, 3] = g
+        log[nlog, 4] = b
+        log[nlog, 5] = row
+        log[nlog, 6] = col
+        log[nlog, 7] = req
+    return nlog + 1
+
+
+def jit_twins(namespace: dict, names, compiled: dict = None, *, inline: bool = True) -> dict:
+    """numba-compiled copies of the functions ``names`` of a module ``namespace``.
+
+    Each copy shares its function's code object but resolves globals in one dictionary where
+    every name of ``names`` (and of ``compiled``, helpers compiled elsewhere) is the compiled
+    version; the originals stay plain Python (the twin). With ``inline``, numba inlines the
+    parts into their callers (``inline="always"``: as fast as one big function). Returns
+    ``{name: compiled function}``.
+    """
+    g = dict(namespace)
+    g.update(compiled or {})
+    out = {}
+    for name in names:
+        fn = namespace[name]
+        copy = types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+        copy.__qualname__ = fn.__qualname__
+        copy.__doc__ = fn.__doc__
+        opts = {"inline": "always"} if inline else {}
+        g[name] = out[name] = njit(cache=True, nogil=True, **opts)(copy)
+    return out
+
+
+#: compiled helpers, for the kernels' :func:`jit_twins`
+COMPILED = jit_twins(globals(), ("node_id", "new_state", "earliest", "record", "log_command"))

@@ -1,0 +1,25 @@
+"""Processing-in-memory (PIM) on DRAM banks, built on :mod:`archsim.dram`.
+
+Public API
+----------
+load_pim(name_or_path) -> PimSpec
+simulate_gemv(pim, rows, cols, dtype=None, ...) -> GemvResult (memoized)
+simulate_scores_concat(pim, kv_len, head_dim, kv_heads, q_per_kv, ...) -> GemvResult or None
+gemv_command_log(pim, rows, cols, ...) -> CommandLog (for archsim.dram.check_log)
+
+Modules: ``commands`` (PIM command set and timing rules as data), ``spec`` (PIM config, loading,
+energy table), ``kernel`` (in-order scheduler, numba), ``gemv`` (GEMV streams, memo),
+``attention`` (head concatenation), ``mapping`` (attention mappings by name), ``cli``
+(``archsim pim-gemv``).
+"""
+from ..dram import lazy_exports
+
+#: public name -> submodule (imported on first use, so that importing a config module does not
+#: load numba)
+_EXPORTS = {"simulate_scores_concat": "attention", "PIM_COMMANDS": "commands",
+            "PIM_RULES": "commands", "pim_command_set": "commands", "GemvResult": "gemv",
+            "clear_memo": "gemv", "gemv_command_log": "gemv", "simulate_gemv": "gemv",
+            "DTYPE_BYTES": "spec", "PimConfig": "spec", "PimOrganization": "spec",
+            "PimSpec": "spec", "list_pims": "spec", "load_pim": "spec"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,69 @@
+"""In-order command scheduler for static command streams (PIM kernels), numba and Python twin.
+
+A PIM kernel's command stream is fixed by the data layout (AiM/HBM-PIM/AttAcc hosts issue it in
+order), so there is nothing to reorder: each command is issued at the earliest cycle that honours
+every timing constraint and the one-command-per-cycle bus, after the previous command. All-bank
+refresh (REFab, tRFC) is inserted every nREFI, at the next row boundary (before an ACTAB, when all
+banks are closed). The timing state and its update are the DRAM controller's
+(:mod:`archsim.dram.timing`), on the constraint tables of the PIM command set; the ids of ACTAB
+and REFab come in the parameter vector.
+"""
+from __future__ import annotations
+
+from ..dram.timing import COMPILED, earliest, jit_twins, log_command, new_state, record
+
+I_NBG, I_NBA, I_REFON, I_REFI, I_LOGCAP, I_ACTAB, I_REFAB = range(7)
+NPARAM = 7
+
+
+def inorder_kernel(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat,
+                   w_level, w_prev, w_next, w_lat, w_n, log, counts, stats):
+    """Schedule ``cmd[i]`` (to ``rank/bg/bank``) in order; fills ``log`` and ``counts``.
+
+    ``stats[0]`` = cycle after the last command, ``stats[1]`` = commands issued (incl. refresh).
+    """
+    NBG = prm[I_NBG]
+    NBA = prm[I_NBA]
+    refon = prm[I_REFON]
+    nrefi = prm[I_REFI]
+    actab = prm[I_ACTAB]
+    refab = prm[I_REFAB]
+    NR = 1
+    for i in range(rank.shape[0]):
+        if rank[i] + 1 > NR:
+            NR = rank[i] + 1
+    nc = c_ptr.shape[0] - 1
+    nx, hist, hptr, _nc, wmax, n_nodes, _NR, _NBG = new_state(NR, NBG, NBA, nc, w_lat, w_n)
+    ref_due = nrefi
+    now = 0
+    nlog = 0
+    n = cmd.shape[0]
+    i = 0
+    while i < n:
+        c = cmd[i]
+        r = rank[i]
+        g = bg[i]
+        fb = (r * NBG + g) * NBA + bank[i]
+        is_ref = refon != 0 and c == actab and now >= ref_due
+        if is_ref:
+            c = refab
+        t = earliest(c, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+                     w_next, w_lat)
+        record(c, t, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level, c_next,
+               c_lat, w_level, w_prev, w_lat, w_n)
+        counts[c] += 1
+        nlog = log_command(log, prm[I_LOGCAP], nlog, t, c, r, g, bank[i],
+                           -1 if is_ref else row[i], -1, -1 if is_ref else i)
+        now = t + 1
+        if is_ref:
+            ref_due += nrefi
+        else:
+            i += 1
+    stats[0] = now
+    stats[1] = nlog
+    return nlog
+
+
+inorder_kernel_py = inorder_kernel
+inorder_kernel_nb = jit_twins(globals(), ("inorder_kernel",), COMPILED,
+                              inline=False)["inorder_kernel"]
