@@ -114,7 +114,7 @@ class HardwareConfig:
                 if d not in self.devices:
                     return (("groups", g, i), f"unknown device {d!r}; devices are "
                             f"{', '.join(self.devices)}")
-        bad = self.placement.check(self.devices)
+        bad = self.placement.check(self.devices, self.groups)
         if bad is not None:
             return (("placement",) + bad[0], bad[1])
         bad = check_transforms(self)

@@ -48,7 +48,12 @@ class Mapper:
             if op.kind is OpKind.COLLECTIVE:
                 raise SimulationError(f"collective op {op.name!r} names no member devices; a "
                                       "collective needs at least two")
-            a = self._ruled[key] = self.placement.device_for(op, self.devices)
+            a = self.placement.device_for(op, self.devices)
+            if a not in self._known:
+                raise SimulationError(f"op {op.name!r} goes to {a!r} by the placement rules, a "
+                                      "group: a group names a device only inside the units of a "
+                                      "parallelism plan, which pins every op it places")
+            self._ruled[key] = a
         return a
 
     def _check_pins(self, op):

@@ -42,11 +42,14 @@ class Placement:
     default: str | None = param(default=None, doc="defaults to the only device")
     rules: tuple[PlacementRule, ...] = param(default=())
 
-    def check(self, devices) -> tuple | None:
-        """``(key path, message)`` for the first rule naming a device not in ``devices``."""
-        names = set(devices)
-        listed = ", ".join(sorted(names))
-        if self.default is None and len(names) > 1:
+    def check(self, devices, groups=()) -> tuple | None:
+        """``(key path, message)`` for the first rule naming neither a device of ``devices``
+        nor a group of ``groups`` (a group stands for its member in each unit of a
+        parallelism plan, :mod:`archsim.transforms.units`)."""
+        names = set(devices) | set(groups)
+        listed = ", ".join(sorted(devices)) + (f"; groups are {', '.join(sorted(groups))}"
+                                               if groups else "")
+        if self.default is None and len(set(devices)) > 1:
             return (("default",), "several devices: name the default device")
         if self.default is not None and self.default not in names:
             return (("default",), f"unknown device {self.default!r}; devices are {listed}")
@@ -57,7 +60,7 @@ class Placement:
         return None
 
     def device_for(self, op: Op, devices) -> str:
-        """The device the rules give ``op`` (``devices``: the design point's, in order)."""
+        """The device (or group) the rules give ``op`` (``devices``: the design point's)."""
         for r in self.rules:
             if r.matches(op):
                 return r.device
