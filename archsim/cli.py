@@ -179,6 +179,8 @@ def cmd_compare(args) -> int:
         print(json.dumps(c.to_dict(), indent=2))
     else:
         print(c.to_table())
+        print()
+        print(c.throughput_table())
         if args.breakdown:
             print()
             print(c.breakdown_table())

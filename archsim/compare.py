@@ -31,15 +31,41 @@ class Comparison:
                    "tokens": t.tokens}
             for h in self.hardware:
                 r = self.results[(w, h)]
+                rate = r.cost_rate_usd_per_h()
+                dec = decode_tokens_per_s(r)
                 row[h] = {"ms_per_token": r.latency_s / r.tokens * 1e3,
                           "tpot_ms": (r.tpot_s["mean"] or r.latency_s) * 1e3,
                           "mj_per_token": r.energy_per_token_j * 1e3,
+                          "batch": r.batch, "tokens_per_s": r.tokens_per_s,
+                          "decode_tokens_per_s": dec, "usd_per_h": rate,
+                          "decode_tokens_per_s_per_usd_per_h": dec / rate if rate else None,
+                          "device_s_per_token": by_class(r),
                           "components": components(r)}
                 if h != target:
                     row[h]["speedup"] = r.latency_s / t.latency_s
                     row[h]["energy_efficiency"] = r.energy_per_token_j / t.energy_per_token_j
             out.append(row)
         return out
+
+    def throughput_table(self) -> str:
+        """Per workload and design point: batch, decode throughput, cost, energy, and where the
+        device time goes (dense ops, attention, collectives; link busy time)."""
+        lines = [f"{'workload':<16} {'design point':<22} {'batch':>6} {'decode tok/s':>13} "
+                 f"{'USD/h':>8} {'tok/s per USD/h':>16} {'mJ/token':>10}   device ms/token: "
+                 "dense / attention / collective; link busy ms/token"]
+        for row in self.rows():
+            for h in self.hardware:
+                r = row[h]
+                usd = f"{r['usd_per_h']:.2f}" if r["usd_per_h"] else "-"
+                per = f"{r['decode_tokens_per_s_per_usd_per_h']:.1f}" \
+                    if r["decode_tokens_per_s_per_usd_per_h"] else "-"
+                c = r["device_s_per_token"]
+                lines.append(f"{row['workload']:<16} {h:<22} {r['batch']:>6} "
+                             f"{r['decode_tokens_per_s']:>13.1f} {usd:>8} {per:>16} "
+                             f"{r['mj_per_token']:>10.3f}   {c['dense'] * 1e3:.4f} / "
+                             f"{c['attention'] * 1e3:.4f} / {c['collective'] * 1e3:.4f}; "
+                             f"{c['links'] * 1e3:.4f}")
+        return "\n".join(lines)
 
     def breakdown_table(self) -> str:
         """Per workload and design point: time and energy per token by device and component."""
@@ -75,6 +101,29 @@ class Comparison:
                          f"{r['energy_efficiency']:>10.1f}x")
             lines.append(line)
         return "\n".join(lines)
+
+
+def decode_tokens_per_s(r) -> float:
+    """Tokens per second of the decode steps: the tokens they yield over their time."""
+    steps = [(int(ps), s) for ps, s in zip(r.step_ps, r.trace.steps) if s.phase.value != "prefill"]
+    t = sum(ps for ps, _ in steps) * 1e-12
+    return sum(s.yielded_tokens for _, s in steps) / t if t else r.tokens_per_s
+
+
+#: op kinds counted as attention in :func:`by_class` (the rest but collectives is dense)
+ATTENTION_CLASS = ("attention_score", "attention_context", "softmax")
+
+
+def by_class(r) -> dict:
+    """Device time per generated token (s) in dense ops, attention and collectives, summed
+    over devices, and link busy time per token, summed over links."""
+    out = {"dense": 0.0, "attention": 0.0, "collective": 0.0}
+    for (_, kind), ps in r.time_by_kind.items():
+        k = "attention" if kind in ATTENTION_CLASS else "collective" if kind == "collective" \
+            else "dense"
+        out[k] += ps * 1e-12 / r.tokens
+    out["links"] = sum(busy for _, busy in r.link_stats.values()) * 1e-12 / r.tokens
+    return out
 
 
 def components(r) -> dict:
