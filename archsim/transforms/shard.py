@@ -47,7 +47,8 @@ def _matmul(op: Op, m: int, n: int, k: int, bias: bool, written=None, kv=None, *
 
 def _divide(what: str, x: int, t: int, op: Op) -> int:
     if x % t:
-        raise ConfigError(f"tensor parallelism {t} does not divide {what} {x} of op {op.name!r}")
+        raise ConfigError(f"tensor parallelism {t} does not divide {what} {x} of op {op.name!r}",
+                          key="parallelism.tensor")
     return x // t
 
 
@@ -70,13 +71,13 @@ def kv_heads_per_rank(num_heads: int, kv_heads: int, t: int, op_name: str) -> in
     """KV heads each of ``t`` ranks holds (replicated when ``kv_heads < t``)."""
     if num_heads % t:
         raise ConfigError(f"tensor parallelism {t} does not divide the {num_heads} attention "
-                          f"heads (op {op_name!r})")
+                          f"heads (op {op_name!r})", key="parallelism.tensor")
     if kv_heads % t == 0:
         return kv_heads // t
     if t % kv_heads == 0:
         return 1
     raise ConfigError(f"tensor parallelism {t} and the {kv_heads} KV heads do not divide one "
-                      f"another (op {op_name!r})")
+                      f"another (op {op_name!r})", key="parallelism.tensor")
 
 
 def qkv(op: Op, heads: int, kv_heads: int, head_dim: int, t: int) -> Op:
