@@ -39,15 +39,19 @@ class Simulator:
         Keep every op and transfer record (needed for ``--timeline``; memory grows with the trace).
     memoize : bool
         Reuse op costs across identical ops.
+    fast : bool
+        Without a timeline, schedule with compiled step plans (:mod:`.fast`); the Python
+        :class:`~.scheduler.Scheduler` gives the same numbers and records timelines.
     """
 
     def __init__(self, hw: HardwareConfig, *, record_timeline: bool = False,
-                 memoize: bool = True) -> None:
+                 memoize: bool = True, fast: bool = True) -> None:
         self.hw = hw
         self.system = System(hw)
         self.mapper = Mapper(hw.placement, hw.devices)
         self.record_timeline = record_timeline
         self.memoize = memoize
+        self.fast = fast
         self._memo: dict = {}
         self._by_id: dict = {}
 
@@ -79,20 +83,54 @@ class Simulator:
         if not steps:
             raise SimulationError("the trace has no steps")
         lookback = max((b for s in steps for op in s.ops for b, _ in op.prior), default=0)
-        sched = Scheduler(self.system, lookback)
         n = len(steps)
         starts = np.zeros(n, dtype=np.int64)
         ends = np.zeros(n, dtype=np.int64)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=n, unit="step", delay=2.0, leave=False)
+        timeline = [] if self.record_timeline else None
+        if self.fast and self.memoize and timeline is None:
+            occurrences, link_stats = self._run_fast(steps, lookback, starts, ends, bar)
+        else:
+            occurrences, link_stats = self._run_python(steps, lookback, starts, ends, bar,
+                                                       timeline)
+        if bar is not None:
+            bar.close()
+        time_kind, count_kind, actions = _tally(occurrences)
+        self._check_used(count_kind)
+        # each step's share of the run: how far it moved the completion frontier
+        frontier = np.maximum.accumulate(ends)
+        step_ps = np.diff(frontier, prepend=0)
+        counts = dict(time_by_kind=dict(time_kind), ops_by_kind=dict(count_kind),
+                      actions=dict(actions),
+                      link_stats=link_stats)
+        priced = price(self.system, int(step_ps.sum()), counts["actions"], counts["link_stats"])
+        return RunResult(hw=self.hw, system=self.system, trace=trace, step_ps=step_ps,
+                         step_start_ps=starts, step_end_ps=ends, priced=priced,
+                         timeline=timeline, wall_s=time.perf_counter() - t_wall, **counts)
+
+
+    def _run_fast(self, steps, lookback, starts, ends, bar) -> tuple:
+        """Schedule with compiled step plans; returns ``(occurrences, link_stats)``."""
+        from .fast import FastScheduler
+        fs = FastScheduler(self, lookback, max(len(s.ops) for s in steps))
+        step = fs.step
+        for si, st in enumerate(steps):
+            starts[si], ends[si] = step(st.ops, st.barrier)
+            if bar is not None:
+                bar.update(1)
+        return fs.close(), fs.link_stats()
+
+    def _run_python(self, steps, lookback, starts, ends, bar, timeline) -> tuple:
+        """Schedule with the Python :class:`Scheduler` (records the timeline if asked)."""
+        sched = Scheduler(self.system, lookback)
         # ops are shared between steps (decode steps repeat all but the attention ops) and op
         # costs are memoized, so the accounting counts occurrences per (device, op) and prices
         # them once at the end
         occurrences: dict = {}   # (device or members, id(op)) -> [op, cost, count]
         link_stats = defaultdict(lambda: [0, 0])  # bytes, busy ps
-        timeline = [] if self.record_timeline else None
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=n, unit="step", delay=2.0, leave=False)
         records = timeline is not None
         map_step, cost = self.mapper.map_step, self.cost
         for si, step in enumerate(steps):
@@ -115,21 +153,7 @@ class Simulator:
                 timeline.append(_relative(si, step, out))
             if bar is not None:
                 bar.update(1)
-        if bar is not None:
-            bar.close()
-        time_kind, count_kind, actions = _tally(occurrences)
-        self._check_used(count_kind)
-        # each step's share of the run: how far it moved the completion frontier
-        frontier = np.maximum.accumulate(ends)
-        step_ps = np.diff(frontier, prepend=0)
-        counts = dict(time_by_kind=dict(time_kind), ops_by_kind=dict(count_kind),
-                      actions=dict(actions),
-                      link_stats={k: tuple(v) for k, v in link_stats.items()})
-        priced = price(self.system, int(step_ps.sum()), counts["actions"], counts["link_stats"])
-        return RunResult(hw=self.hw, system=self.system, trace=trace, step_ps=step_ps,
-                         step_start_ps=starts, step_end_ps=ends, priced=priced,
-                         timeline=timeline, wall_s=time.perf_counter() - t_wall, **counts)
-
+        return occurrences, {k: tuple(v) for k, v in link_stats.items()}
 
     def _check_used(self, count_kind) -> None:
         """Never collapse silently: every declared device must run something (or relay as a
