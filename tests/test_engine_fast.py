@@ -113,3 +113,21 @@ def test_design_points_equal_with_and_without_the_fast_path():
         t, _ = prepare(hw, load_workload(root / "workloads" / f"{wl}.yaml", over))
         assert _result(Simulator(hw).run(t)) == _result(Simulator(hw, fast=False).run(t)), \
             hw_name
+
+
+def test_tally_merges_only_when_the_float_sums_stay_exact():
+    from archsim.devices.base import OpCost
+    from archsim.engine.simulator import _sums, _tally
+
+    def ordered(occ):
+        return _sums([w, o.kind, c, n] for (w, _), (o, c, n) in occ.items())
+
+    a, b = op(0, 1), op(1, 1, kind=OpKind.SOFTMAX)
+    for vals in ([3, 5.0, 7], [0.1, 0.2, 0.3], [2 ** 52, 2 ** 52, 1]):
+        ca, cb, cc = (OpCost(10, {"x": v, "y": 1}) for v in vals)
+        occ = {("d0", 1): [a, ca, 3], ("d0", 2): [b, cb, 1], (("d0", "d1"), 3): [a, cc, 7],
+               ("d1", 4): [a, ca, 2], ("d0", 5): [a, ca, 5]}
+        got, want = _tally(occ), ordered(occ)
+        for g, w in zip(got, want):
+            assert list(g.items()) == list(w.items())
+            assert all(type(x) is type(y) for x, y in zip(g.values(), w.values()))
