@@ -27,13 +27,21 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
 * Closed-row policy: a RD/WR becomes RDA/WRA when no other queued request hits the row.
 * One command per cycle per channel.
 
-The loop is split into parts: :func:`admit` (arrivals into the queues), :func:`best_refresh` and
-:func:`best_request` (candidate selection; earliest legal cycles from
-:func:`archsim.dram.timing.earliest`), :func:`next_event`, :func:`serve` and
-:func:`update_banks` (bank state and refresh bookkeeping on issue); the timing tables are updated
-with :func:`archsim.dram.timing.record`, shared with the PIM scheduler. Command ids are not
-written into the kernel: the controller's commands are named in :data:`CONTROLLER_COMMANDS` and
-their ids (from the spec's command set) come in the ``ids`` array.
+The loop (:func:`controller_loop`, on state allocated by :func:`controller_kernel`) reads as the
+steps above, each a part of its own: :func:`admit` (arrivals into the queues), :func:`next_mode`
+(write drain), :func:`refresh_target` and :func:`request_command` (the command each refresh or
+request needs now; earliest legal cycles from :func:`archsim.dram.timing.earliest`),
+:func:`next_event`, :func:`serve` (a request's RD/WR), :func:`update_banks` and
+:func:`update_refresh` (bank and refresh state on issue); the timing tables are updated with
+:func:`archsim.dram.timing.record`, shared with the PIM scheduler. Command ids are not written
+into the kernel: the controller's commands are named in :data:`CONTROLLER_COMMANDS` and their ids
+(from the spec's command set) come in the ``ids`` array.
+
+Speed: numba inlines the parts into the loop (``inline="always"``), and the loop is compiled
+without numba's reference counting (``nrt=False``; the allocating happens before, in
+:func:`controller_kernel`). With reference counting, every array argument an inlined or called
+part binds costs an atomic increment and decrement per call: split into parts, that made the loop
+2-3x slower than one long function.
 """
 from __future__ import annotations
 
@@ -49,6 +57,14 @@ NPARAM = 12
 # indices into the stats vector
 S_NOW, S_NLOG, S_STATUS, S_OPEN_CYCLES, S_LAST_EVENT = range(5)
 NSTAT = 5
+# rows of the per-bank state: open row (-1 closed), row hits served since the ACT, queued
+# requests, refreshed in the current per-bank refresh round
+B_OPEN_ROW, B_HITS, B_QUEUED, B_REFRESHED = range(4)
+NBANKSTATE = 4
+# rows of the per-rank state: open banks, cycle the first of them opened, next refresh deadline,
+# where the per-bank round search starts, the bank being refreshed, banks refreshed this round
+R_OPEN, R_OPEN_SINCE, R_REF_DUE, R_REF_NEXT, R_REF_BANK, R_REF_DONE = range(6)
+NRANKSTATE = 6
 __all__ = ["LOG_COLS", "CONTROLLER_COMMANDS", "controller_kernel_nb", "controller_kernel_py"]
 
 #: the commands the controller issues; ``ids[i]`` is the id of ``CONTROLLER_COMMANDS[i]``
@@ -57,11 +73,169 @@ I_ACT, I_PRE, I_PREA, I_RD, I_WR, I_RDA, I_WRA, I_REFAB, I_REFPB = (
     CONTROLLER_COMMANDS.index(n) for n in CONTROLLER_COMMANDS)
 
 
+def admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend, qcount,
+          enqueue):
+    """Move arrived requests (in order) into the read (0) or write (1) queue until the one the
+    next request needs is full; returns the index of the next request not yet admitted."""
+    N = arrival.shape[0]
+    while nxt < N and arrival[nxt] <= now:
+        k = nxt
+        m = 1 if is_write[k] != 0 else 0
+        if qn[m] >= Q:
+            break
+        queue[m, qn[m]] = k
+        qn[m] += 1
+        fb = fbank[k]
+        if open_row[fb] == row[k]:
+            pend[m, fb] += 1
+        enqueue[k] = now
+        qcount[fb] += 1
+        nxt += 1
+    return nxt
+
+
+def next_mode(mode, qn, whi, wlo):
+    """Read (0) or write (1) mode: drain writes from ``whi`` queued (or when no read waits)
+    down to ``wlo`` (or none)."""
+    if mode == 1:
+        if qn[1] == 0 or (qn[1] <= wlo and qn[0] > 0):
+            return 0
+        return 1
+    if qn[1] >= whi or (qn[0] == 0 and qn[1] > 0):
+        return 1
+    return 0
+
+
+def refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount, ref_ptr, ref_done,
+                   ref_tgt):
+    """The refresh command due at rank ``r`` and its flat bank: REFab (PREA first if a bank is
+    open), or REFpb to a bank not yet refreshed this round, preferring one with no queued
+    request (PRE first if it is open); the REFpb bank is kept in ``ref_tgt[r]``."""
+    if refmode == 1:
+        if open_cnt[r] > 0:
+            return ids[I_PREA], r * nbpr
+        return ids[I_REFAB], r * nbpr
+    fb = -1
+    for j in range(nbpr):
+        b2 = r * nbpr + (ref_ptr[r] + j) % nbpr
+        if ref_done[b2] == 0:
+            if fb < 0:
+                fb = b2
+            if qcount[b2] == 0:
+                fb = b2
+                break
+    ref_tgt[r] = fb
+    if open_row[fb] >= 0:
+        return ids[I_PRE], fb
+    return ids[I_REFPB], fb
+
+
+def request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since, pend):
+    """The command request ``k`` needs now and its class (1 row hit, 2 other): RD/WR on a hit
+    (class 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict;
+    ``(-1, 0)`` while a conflict PRE is held back for queued hits to the open row."""
+    fb = fbank[k]
+    orow = open_row[fb]
+    if orow == row[k]:
+        return ids[I_WR] if mode == 1 else ids[I_RD], 1 if hits_since[fb] < hitcap else 2
+    if orow < 0:
+        return ids[I_ACT], 2
+    if pend[mode, fb] > 0 and hits_since[fb] < hitcap:
+        return -1, 0
+    return ids[I_PRE], 2
+
+
+def next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due):
+    """The next arrival the queues can take, or the next refresh deadline (``INF`` if none)."""
+    N = arrival.shape[0]
+    ev = INF
+    if nxt < N:
+        if qn[1 if is_write[nxt] != 0 else 0] < Q:
+            ev = arrival[nxt]
+    if refmode != 0 and (qn[0] + qn[1] > 0 or nxt < N):
+        for r in range(ref_due.shape[0]):
+            if ref_due[r] > now and ref_due[r] < ev:
+                ev = ref_due[r]
+    return ev
+
+
+def serve(T, cmd, fb, k, pos, mode, closed_policy, ids, queue, qn, pend, hits_since, qcount,
+          issue):
+    """Take request ``k`` (at ``pos`` of queue ``mode``) served by its RD/WR at ``T``; returns
+    the command, auto-precharging (RDA/WRA) under the closed-row policy when no other queued
+    request hits the row."""
+    pend[mode, fb] -= 1
+    n = qn[mode]
+    for j in range(pos, n - 1):
+        queue[mode, j] = queue[mode, j + 1]
+    qn[mode] = n - 1
+    hits_since[fb] += 1
+    qcount[fb] -= 1
+    issue[k] = T
+    if closed_policy != 0 and pend[0, fb] + pend[1, fb] == 0:
+        return ids[I_WRA] if cmd == ids[I_WR] else ids[I_RDA]
+    return cmd
+
+
+def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, open_row,
+                 hits_since, open_cnt, open_start):
+    """Bank state after issuing ``cmd`` (ACT, PRE, RDA/WRA, PREA); returns the cycles of rank
+    ``r`` with an open bank that ended now."""
+    ended = 0
+    if cmd == ids[I_ACT]:
+        rv = row[k]
+        open_row[fb] = rv
+        hits_since[fb] = 0
+        if open_cnt[r] == 0:
+            open_start[r] = T
+        open_cnt[r] += 1
+        for m in range(2):
+            c = 0
+            for i in range(qn[m]):
+                kk = queue[m, i]
+                if row[kk] == rv and fbank[kk] == fb:
+                    c += 1
+            pend[m, fb] = c
+    elif cmd == ids[I_PRE] or cmd == ids[I_RDA] or cmd == ids[I_WRA]:
+        open_row[fb] = -1
+        pend[0, fb] = 0
+        pend[1, fb] = 0
+        open_cnt[r] -= 1
+        if open_cnt[r] == 0:
+            ended = T - open_start[r]
+    elif cmd == ids[I_PREA]:
+        for b in range(r * nbpr, (r + 1) * nbpr):
+            open_row[b] = -1
+            pend[0, b] = 0
+            pend[1, b] = 0
+        if open_cnt[r] > 0:
+            ended = T - open_start[r]
+        open_cnt[r] = 0
+    return ended
+
+
+def update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone):
+    """Refresh bookkeeping after issuing ``cmd``: the rank's next deadline and, per bank, the
+    banks refreshed in the current round."""
+    if cmd == ids[I_REFAB]:
+        ref_due[r] += interval
+    elif cmd == ids[I_REFPB]:
+        ref_due[r] += interval
+        ref_ptr[r] = (fb - r * nbpr + 1) % nbpr
+        ref_done[fb] = 1
+        ref_ndone[r] += 1
+        if ref_ndone[r] == nbpr:
+            ref_ndone[r] = 0
+            for b in range(r * nbpr, (r + 1) * nbpr):
+                ref_done[b] = 0
+
+
 def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
                       c_ptr, c_level, c_next, c_lat,
                       w_level, w_prev, w_next, w_lat, w_n,
                       issue, enqueue, log, counts, stats):
-    """Simulate one channel; see the module docstring.
+    """Simulate one channel; see the module docstring. Allocates the state and runs
+    :func:`controller_loop`.
 
     Parameters
     ----------
@@ -85,88 +259,65 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     NR = prm[P_NR]
     NBG = prm[P_NBG]
     NBA = prm[P_NBA]
-    Q = prm[P_QSIZE]
-    closed_policy = prm[P_CLOSED]
-    hitcap = prm[P_HITCAP]
-    refmode = prm[P_REFMODE]
-    nrefi = prm[P_REFI]
-    whi = prm[P_WHI]
-    wlo = prm[P_WLO]
-    logcap = prm[P_LOGCAP]
-    refipb = prm[P_REFIPB]
-    nbpr = NBG * NBA
-    nbt = NR * nbpr
-    N = arrival.shape[0]
+    nbt = NR * NBG * NBA
     nc = c_ptr.shape[0] - 1
     nx, hist, hptr, _nc, wmax, n_nodes, _NR, _NBG = new_state(NR, NBG, NBA, nc, w_lat, w_n)
-    _ACT = ids[I_ACT]
-    _PRE = ids[I_PRE]
-    _PREA = ids[I_PREA]
-    _RD = ids[I_RD]
-    _WR = ids[I_WR]
-    _RDA = ids[I_RDA]
-    _WRA = ids[I_WRA]
-    _REFAB = ids[I_REFAB]
-    _REFPB = ids[I_REFPB]
-    open_row = np.full(nbt, -1, np.int64)
-    hits_since = np.zeros(nbt, np.int64)
-    pend_r = np.zeros(nbt, np.int64)
-    pend_w = np.zeros(nbt, np.int64)
-    open_cnt = np.zeros(NR, np.int64)
-    open_start = np.zeros(NR, np.int64)
-    ref_due = np.zeros(NR, np.int64)
-    ref_ptr = np.zeros(NR, np.int64)
-    ref_tgt = np.zeros(NR, np.int64)
-    ref_done = np.zeros(nbt, np.int64)
-    ref_ndone = np.zeros(NR, np.int64)
-    qcount = np.zeros(nbt, np.int64)
-    interval = nrefi
-    if refmode == 2:
-        interval = refipb
+    fbank = (rank * NBG + bg) * NBA + bank
+    banks = np.zeros((NBANKSTATE, nbt), np.int64)
+    banks[B_OPEN_ROW, :] = -1
+    pend = np.zeros((2, nbt), np.int64)
+    ranks = np.zeros((NRANKSTATE, NR), np.int64)
+    queue = np.zeros((2, prm[P_QSIZE]), np.int64)
+    qn = np.zeros(2, np.int64)
+    return controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
+                           c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
+                           nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
+                           issue, enqueue, log, counts, stats)
+
+
+def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
+                    c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
+                    nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
+                    issue, enqueue, log, counts, stats):
+    """The controller loop of :func:`controller_kernel` on allocated state: ``fbank`` (flat
+    bank of each request), the timing state of :func:`archsim.dram.timing.new_state`, ``banks``
+    (rows ``B_*``) and ``ranks`` (rows ``R_*``), ``pend`` (queued hits to each bank's open row,
+    reads and writes), the read and write ``queue`` (request indices) and their lengths ``qn``.
+    """
+    NR = prm[P_NR]
+    NBG = prm[P_NBG]
+    NBA = prm[P_NBA]
+    Q = prm[P_QSIZE]
+    refmode = prm[P_REFMODE]
+    hitcap = prm[P_HITCAP]
+    nbpr = NBG * NBA
+    N = arrival.shape[0]
+    nc = c_ptr.shape[0] - 1
+    open_row = banks[B_OPEN_ROW]
+    hits_since = banks[B_HITS]
+    qcount = banks[B_QUEUED]
+    ref_done = banks[B_REFRESHED]
+    open_cnt = ranks[R_OPEN]
+    open_start = ranks[R_OPEN_SINCE]
+    ref_due = ranks[R_REF_DUE]
+    ref_ptr = ranks[R_REF_NEXT]
+    ref_tgt = ranks[R_REF_BANK]
+    ref_ndone = ranks[R_REF_DONE]
+    interval = prm[P_REFIPB] if refmode == 2 else prm[P_REFI]
     for r in range(NR):
         ref_due[r] = interval + (r * interval) // NR
-    rq = np.zeros(Q, np.int64)
-    wq = np.zeros(Q, np.int64)
-    rq_n = 0
-    wq_n = 0
-    write_mode = 0
+    mode = 0
     now = 0
     nxt = 0
     done = 0
     nlog = 0
     open_cycles = 0
     status = 0
-
     while done < N:
-        # ---- admit arrivals (in order; a full queue blocks) --------------------------------
-        while nxt < N and arrival[nxt] <= now:
-            k = nxt
-            fb = (rank[k] * NBG + bg[k]) * NBA + bank[k]
-            if is_write[k] != 0:
-                if wq_n >= Q:
-                    break
-                wq[wq_n] = k
-                wq_n += 1
-                if open_row[fb] == row[k]:
-                    pend_w[fb] += 1
-            else:
-                if rq_n >= Q:
-                    break
-                rq[rq_n] = k
-                rq_n += 1
-                if open_row[fb] == row[k]:
-                    pend_r[fb] += 1
-            enqueue[k] = now
-            qcount[fb] += 1
-            nxt += 1
-        # ---- read/write mode -------------------------------------------------------------
-        if write_mode == 1:
-            if wq_n == 0 or (wq_n <= wlo and rq_n > 0):
-                write_mode = 0
-        else:
-            if wq_n >= whi or (rq_n == 0 and wq_n > 0):
-                write_mode = 1
-        # ---- find the best command -------------------------------------------------------
+        nxt = admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend,
+                    qcount, enqueue)
+        mode = next_mode(mode, qn, prm[P_WHI], prm[P_WLO])
+        # ---- the best command: refresh candidates (class 0), then requests (FR-FCFS) --------
         best_t = INF
         best_cls = 9
         best_cmd = -1
@@ -175,192 +326,69 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
         best_r = 0
         best_g = 0
         best_k = -1
-        # refresh candidates (class 0)
         if refmode != 0:
             for r in range(NR):
                 if now < ref_due[r]:
                     continue
-                if refmode == 1:
-                    fb = r * nbpr
-                    cmd = _REFAB
-                    if open_cnt[r] > 0:
-                        cmd = _PREA
-                else:
-                    # per-bank: a bank not yet refreshed in this round, preferring one with no
-                    # queued request (JEDEC lets the controller choose the order within a round)
-                    fb = -1
-                    for j in range(nbpr):
-                        b2 = r * nbpr + (ref_ptr[r] + j) % nbpr
-                        if ref_done[b2] == 0:
-                            if fb < 0:
-                                fb = b2
-                            if qcount[b2] == 0:
-                                fb = b2
-                                break
-                    ref_tgt[r] = fb
-                    cmd = _REFPB
-                    if open_row[fb] >= 0:
-                        cmd = _PRE
+                cmd, fb = refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount,
+                                         ref_ptr, ref_done, ref_tgt)
                 g = (fb % nbpr) // NBA
                 t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                              w_level, w_next, w_lat)
                 if t < best_t:
-                    best_t = t
-                    best_cls = 0
-                    best_cmd = cmd
-                    best_fb = fb
-                    best_r = r
-                    best_g = g
-                    best_pos = -1
-                    best_k = -1
-        # request candidates
-        qn = rq_n
-        if write_mode == 1:
-            qn = wq_n
-        for i in range(qn):
-            if write_mode == 1:
-                k = wq[i]
-            else:
-                k = rq[i]
+                    best_t, best_cls, best_cmd, best_fb, best_r, best_g = t, 0, cmd, fb, r, g
+        for i in range(qn[mode]):
+            k = queue[mode, i]
             r = rank[k]
-            g = bg[k]
-            fb = (r * NBG + g) * NBA + bank[k]
-            if refmode != 0 and now >= ref_due[r]:
-                if refmode == 1 or fb == ref_tgt[r]:
-                    continue
-            orow = open_row[fb]
-            if orow == row[k]:
-                cmd = _RD
-                if write_mode == 1:
-                    cmd = _WR
-                cls = 1
-                if hits_since[fb] >= hitcap:
-                    cls = 2
-            elif orow < 0:
-                cmd = _ACT
-                cls = 2
-            else:
-                ph = pend_r[fb]
-                if write_mode == 1:
-                    ph = pend_w[fb]
-                if ph > 0 and hits_since[fb] < hitcap:
-                    continue
-                cmd = _PRE
-                cls = 2
+            fb = fbank[k]
+            if refmode != 0 and now >= ref_due[r] and (refmode == 1 or fb == ref_tgt[r]):
+                continue  # its bank (rank) is being refreshed
+            cmd, cls = request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since,
+                                       pend)
+            if cmd < 0:
+                continue
             # prune: the channel-level bound already loses to the best so far (ties go to the
             # older request, which was seen first)
             t = max(nx[cmd], now)
             if t > best_t or (t == best_t and cls >= best_cls):
                 continue
+            g = bg[k]
             t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                          w_level, w_next, w_lat)
             if t < best_t or (t == best_t and cls < best_cls):
-                best_t = t
-                best_cls = cls
-                best_cmd = cmd
-                best_fb = fb
-                best_r = r
-                best_g = g
+                best_t, best_cls, best_cmd, best_fb, best_r, best_g = t, cls, cmd, fb, r, g
                 best_pos = i
                 best_k = k
                 if t == now and cls == 1:
                     break  # the oldest ready row hit: nothing later can beat it
-        # ---- next event before the best command? -------------------------------------------
-        ev = INF
-        if nxt < N:
-            if is_write[nxt] != 0:
-                if wq_n < Q:
-                    ev = arrival[nxt]
-            elif rq_n < Q:
-                ev = arrival[nxt]
-        if refmode != 0 and (rq_n + wq_n > 0 or nxt < N):
-            for r in range(NR):
-                if ref_due[r] > now and ref_due[r] < ev:
-                    ev = ref_due[r]
+        # ---- or first the next arrival / refresh deadline -------------------------------------
+        ev = next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due)
         if ev <= best_t:
             if ev == INF:
                 status = 1
                 break
             now = ev
             continue
-        # ---- issue ---------------------------------------------------------------------------
+        # ---- issue -------------------------------------------------------------------------
         T = best_t
         cmd = best_cmd
         fb = best_fb
         r = best_r
         g = best_g
         k = best_k
-        if k >= 0 and (cmd == _RD or cmd == _WR):
-            # serve the request
-            if write_mode == 1:
-                pend_w[fb] -= 1
-                for j in range(best_pos, wq_n - 1):
-                    wq[j] = wq[j + 1]
-                wq_n -= 1
-            else:
-                pend_r[fb] -= 1
-                for j in range(best_pos, rq_n - 1):
-                    rq[j] = rq[j + 1]
-                rq_n -= 1
-            hits_since[fb] += 1
-            qcount[fb] -= 1
-            issue[k] = T
+        if k >= 0 and (cmd == ids[I_RD] or cmd == ids[I_WR]):
+            cmd = serve(T, cmd, fb, k, best_pos, mode, prm[P_CLOSED], ids, queue, qn, pend,
+                        hits_since, qcount, issue)
             done += 1
-            if closed_policy != 0 and pend_r[fb] + pend_w[fb] == 0:
-                cmd = _WRA if cmd == _WR else _RDA  # auto-precharge
         record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
                c_next, c_lat, w_level, w_prev, w_lat, w_n)
-        # bank state
-        if cmd == _ACT:
-            rv = row[k]
-            open_row[fb] = rv
-            hits_since[fb] = 0
-            if open_cnt[r] == 0:
-                open_start[r] = T
-            open_cnt[r] += 1
-            cr = 0
-            for i in range(rq_n):
-                kk = rq[i]
-                if row[kk] == rv and (rank[kk] * NBG + bg[kk]) * NBA + bank[kk] == fb:
-                    cr += 1
-            cw = 0
-            for i in range(wq_n):
-                kk = wq[i]
-                if row[kk] == rv and (rank[kk] * NBG + bg[kk]) * NBA + bank[kk] == fb:
-                    cw += 1
-            pend_r[fb] = cr
-            pend_w[fb] = cw
-        elif cmd == _PRE or cmd == _RDA or cmd == _WRA:
-            open_row[fb] = -1
-            pend_r[fb] = 0
-            pend_w[fb] = 0
-            open_cnt[r] -= 1
-            if open_cnt[r] == 0:
-                open_cycles += T - open_start[r]
-        elif cmd == _PREA:
-            for b in range(r * nbpr, (r + 1) * nbpr):
-                open_row[b] = -1
-                pend_r[b] = 0
-                pend_w[b] = 0
-            if open_cnt[r] > 0:
-                open_cycles += T - open_start[r]
-            open_cnt[r] = 0
-        elif cmd == _REFAB:
-            ref_due[r] += interval
-        elif cmd == _REFPB:
-            ref_due[r] += interval
-            ref_ptr[r] = (fb - r * nbpr + 1) % nbpr
-            ref_done[fb] = 1
-            ref_ndone[r] += 1
-            if ref_ndone[r] == nbpr:
-                ref_ndone[r] = 0
-                for b in range(r * nbpr, (r + 1) * nbpr):
-                    ref_done[b] = 0
+        open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend,
+                                    open_row, hits_since, open_cnt, open_start)
+        update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone)
         counts[cmd] += 1
-        nlog = log_command(log, logcap, nlog, T, cmd, r, g, fb % NBA,
+        nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb % NBA,
                            row[k] if k >= 0 else -1, col[k] if k >= 0 else -1, k)
         now = T + 1
-
     for r in range(NR):
         if open_cnt[r] > 0:
             open_cycles += now - open_start[r]
@@ -371,6 +399,14 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     return nlog
 
 
+#: the parts of the loop, inlined into it by numba (``inline="always"``)
+_PARTS = ("admit", "next_mode", "refresh_target", "request_command", "next_event", "serve",
+          "update_banks", "update_refresh")
 controller_kernel_py = controller_kernel
-controller_kernel_nb = jit_twins(globals(), ("controller_kernel",), COMPILED,
+_INLINED = jit_twins(globals(), _PARTS, COMPILED)
+# the loop runs without numba's reference counting (nrt=False): every array an inlined part
+# binds would otherwise cost an atomic incref/decref pair per call (2-3x slower)
+_LOOP = jit_twins(globals(), ("controller_loop",), {**COMPILED, **_INLINED}, inline=False,
+                  nrt=False)
+controller_kernel_nb = jit_twins(globals(), ("controller_kernel",), {**COMPILED, **_LOOP},
                                  inline=False)["controller_kernel"]

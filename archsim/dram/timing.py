@@ -12,7 +12,10 @@ of :meth:`~archsim.dram.constraints.ConstraintTables.arrays`):
   rule's preceding commands (rolling windows such as tFAW).
 
 :func:`new_state` returns ``(nx, hist, hptr, nc, wmax, n_nodes, NR, NBG)``; the kernels pass
-the arrays and sizes to the helpers one by one (tuples of arrays cost reference counting).
+the arrays and sizes to the helpers one by one. The helpers are inlined into the kernels; a
+kernel loop compiled with numba's reference counting pays an atomic increment and decrement per
+array an inlined helper binds, per call, so hot loops are compiled without it (``nrt=False`` of
+:func:`jit_twins`, on arrays their caller allocated).
 
 Numba and the Python twin
 -------------------------
@@ -120,13 +123,16 @@ def log_command(log, cap, nlog, T, cmd, r, g, b, row, col, req):
     return nlog + 1
 
 
-def jit_twins(namespace: dict, names, compiled: dict = None, *, inline: bool = True) -> dict:
+def jit_twins(namespace: dict, names, compiled: dict = None, *, inline: bool = True,
+              nrt: bool = True) -> dict:
     """numba-compiled copies of the functions ``names`` of a module ``namespace``.
 
     Each copy shares its function's code object but resolves globals in one dictionary where
     every name of ``names`` (and of ``compiled``, helpers compiled elsewhere) is the compiled
     version; the originals stay plain Python (the twin). With ``inline``, numba inlines the
-    parts into their callers (``inline="always"``: as fast as one big function). Returns
+    parts into their callers (``inline="always"``). Without ``nrt``, numba compiles them without
+    its reference counting (no atomic increment/decrement per array a part binds, but no
+    allocation either): for hot loops over state allocated by their caller. Returns
     ``{name: compiled function}``.
     """
     g = dict(namespace)
@@ -138,6 +144,8 @@ def jit_twins(namespace: dict, names, compiled: dict = None, *, inline: bool = T
         copy.__qualname__ = fn.__qualname__
         copy.__doc__ = fn.__doc__
         opts = {"inline": "always"} if inline else {}
+        if not nrt:
+            opts["_nrt"] = False
         g[name] = out[name] = njit(cache=True, nogil=True, **opts)(copy)
     return out
 
