@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from operator import attrgetter
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class Simulator:
         steps = trace.steps
         if not steps:
             raise SimulationError("the trace has no steps")
-        lookback = max((b for s in steps for op in s.ops for b, _ in op.prior), default=0)
+        lookback = _lookback(steps)
         n = len(steps)
         starts = np.zeros(n, dtype=np.int64)
         ends = np.zeros(n, dtype=np.int64)
@@ -168,6 +169,13 @@ class Simulator:
                 f"design point {self.hw.name!r} declares {len(unused)} device(s) that no op "
                 f"runs on: {', '.join(unused)}; map ops onto them (placement rules, a "
                 "parallelism plan) or set 'allow_unused_devices: true' to simulate without them")
+
+
+def _lookback(steps) -> int:
+    """How many steps back any ``Op.prior`` reaches (distinct prior tuples per step only)."""
+    get = attrgetter("prior")
+    return max((b for st in steps for prior in set(map(get, st.ops)) for b, _ in prior),
+               default=0)
 
 
 def _tally(occurrences) -> tuple:
