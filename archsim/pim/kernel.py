@@ -22,18 +22,30 @@ def inorder_kernel(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat,
 
     ``stats[0]`` = cycle after the last command, ``stats[1]`` = commands issued (incl. refresh).
     """
+    NR = 1
+    for i in range(rank.shape[0]):
+        if rank[i] + 1 > NR:
+            NR = rank[i] + 1
+    nc = c_ptr.shape[0] - 1
+    nx, hist, hptr, _nc, wmax, n_nodes, _NR, _NBG = new_state(NR, prm[I_NBG], prm[I_NBA], nc,
+                                                              w_lat, w_n)
+    return inorder_loop(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat, w_level,
+                        w_prev, w_next, w_lat, w_n, NR, nx, hist, hptr, wmax, n_nodes, log,
+                        counts, stats)
+
+
+def inorder_loop(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat, w_level, w_prev,
+                 w_next, w_lat, w_n, NR, nx, hist, hptr, wmax, n_nodes, log, counts, stats):
+    """The loop of :func:`inorder_kernel` on the timing state of
+    :func:`archsim.dram.timing.new_state` (compiled without reference counting, like the DRAM
+    controller's loop)."""
     NBG = prm[I_NBG]
     NBA = prm[I_NBA]
     refon = prm[I_REFON]
     nrefi = prm[I_REFI]
     actab = prm[I_ACTAB]
     refab = prm[I_REFAB]
-    NR = 1
-    for i in range(rank.shape[0]):
-        if rank[i] + 1 > NR:
-            NR = rank[i] + 1
     nc = c_ptr.shape[0] - 1
-    nx, hist, hptr, _nc, wmax, n_nodes, _NR, _NBG = new_state(NR, NBG, NBA, nc, w_lat, w_n)
     ref_due = nrefi
     now = 0
     nlog = 0
@@ -65,5 +77,6 @@ def inorder_kernel(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat,
 
 
 inorder_kernel_py = inorder_kernel
-inorder_kernel_nb = jit_twins(globals(), ("inorder_kernel",), COMPILED,
+_LOOP = jit_twins(globals(), ("inorder_loop",), COMPILED, inline=False, nrt=False)
+inorder_kernel_nb = jit_twins(globals(), ("inorder_kernel",), {**COMPILED, **_LOOP},
                               inline=False)["inorder_kernel"]
