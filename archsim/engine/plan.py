@@ -42,14 +42,20 @@ class Network:
                                 dtype=np.float64)
         self.slots: dict = {}          # (producer index, destination device index) -> slot
         self._fixed: dict = {}         # (src, dst) -> whether the route ignores the size
+        self._routes: dict = {}        # (src, dst, nbytes) -> link indices
 
     def slot(self, d: int, dst: int) -> int:
         return self.slots.setdefault((d, dst), len(self.slots))
 
     def route(self, src: str, dst: str, nbytes: int) -> tuple:
         """Link indices of the route :meth:`System.route` takes for ``nbytes``."""
-        index = self.link_index
-        return tuple(index[ln.name] for ln in self.system.route(src, dst, nbytes))
+        key = (src, dst, nbytes)
+        hit = self._routes.get(key)
+        if hit is None:
+            index = self.link_index
+            hit = self._routes[key] = tuple(index[ln.name]
+                                            for ln in self.system.route(src, dst, nbytes))
+        return hit
 
     def size_free(self, src: str, dst: str) -> bool:
         """Whether the route from ``src`` to ``dst`` is the same for every size (one simple
