@@ -164,3 +164,25 @@ def test_capacity_is_per_device_never_summed():
           "parallelism": {"devices": "gpu", "tensor": 2}}
     r = archsim.run(tp, w)     # half the weights each (64.6 GiB) fits in 80 GB
     assert r.tokens == 2
+
+
+@pytest.mark.parametrize("plan, pool", [
+    ({"devices": ["gpu0", "gpu1"], "tensor": 2, "micro_batches": 2,
+      "attention": {"devices": "h20"}}, 4),
+    ({"devices": "gpu", "pipeline": 2, "tensor": 2, "micro_batches": 2}, 0),
+    ({"devices": "gpu", "tensor": 4}, 0)])
+def test_patched_decode_steps_equal_steps_built_from_scratch(plan, pool, monkeypatch):
+    import archsim.transforms.parallel as par
+    hw = design(plan, n=2 if pool else 4, pool=pool)
+    t = logical(batch=4, gen=5)
+    fast = transformed(hw, t)
+    monkeypatch.setattr(par, "same_structure", lambda a, b: False)
+    slow = transformed(hw, t)
+    for a, b in zip(fast.steps, slow.steps):
+        assert a == b
+    # decode steps share every op but those built from attention ops (and keep transfers)
+    s3, s4 = fast.steps[3].ops, fast.steps[4].ops
+    kept = [x is y for x, y in zip(s3, s4)]
+    changed = {x.kind for x, y in zip(s3, s4) if x is not y}
+    assert sum(kept) > len(kept) // 2
+    assert changed <= {OpKind.ATTENTION_SCORE, OpKind.ATTENTION_CONTEXT, OpKind.SOFTMAX}

@@ -85,6 +85,14 @@ def _at_context(op, C: int):
 
 
 def generate_trace(w: Workload) -> Trace:
+    """See :func:`build_trace`; built with the cyclic garbage collector paused
+    (:mod:`archsim.gcpause`)."""
+    from ..gcpause import paused
+    with paused():
+        return build_trace(w)
+
+
+def build_trace(w: Workload) -> Trace:
     """The analytic trace of ``w``: the prefill step, then ``generate_tokens - 1`` decode steps.
 
     Decode steps differ only in the context length, so they share every op object but the

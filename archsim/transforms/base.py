@@ -71,8 +71,10 @@ class TransformEntry:
 
 def apply_transforms(trace, transforms, hw=None):
     """``trace`` after each of ``transforms`` in order, on design point ``hw``."""
-    for t in transforms:
-        trace = t.apply(trace, hw)
+    from ..gcpause import paused
+    with paused():
+        for t in transforms:
+            trace = t.apply(trace, hw)
     return trace
 
 

@@ -41,12 +41,12 @@ import dataclasses
 from typing import Literal, Optional, Union
 
 from ..config.schema import param
-from ..dtypes import nbytes
 from ..errors import ConfigError
-from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, OpKind, Step, Trace
+from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, Trace
 from . import shard
-from .base import Transform, pinned_error, register_transform
-from .units import member_for, resolve_units
+from .base import Transform, register_transform
+from .parallel_step import StepBuilder, patch_step, same_structure
+from .units import resolve_units
 
 #: role of an op in a decoder layer, by the name after ``L<i>.``
 LAYER_ROLES = {"norm1": "whole", "norm2": "whole", "residual1": "whole", "residual2": "whole",
@@ -189,14 +189,23 @@ class _Planner:
     # ---- the transform -----------------------------------------------------------------------
     def run(self) -> Trace:
         p = self.p
-        steps, prev_last = [], None
+        steps, prev_last, prev = [], None, None
         overlap = p.micro_batches > 1 or p.pipeline > 1
         for s in self.trace.steps:
             if s.batch % p.micro_batches:
                 raise ConfigError(f"micro_batches {p.micro_batches} does not divide the batch "
                                   f"{s.batch} of step {s.index}", key="parallelism.micro_batches")
-            b = _StepBuilder(self, s, prev_last if overlap else None)
-            ops, last = b.build()
+            if prev is not None and (prev[3].batch, prev[3].new_tokens) == (s.batch, s.new_tokens) \
+                    and same_structure(prev[0], s.ops):
+                # a decode step like the previous one: rebuild only what changed
+                ops = patch_step(prev[0], s.ops, prev[1], prev[2])
+                recipe, last = prev[2], prev_last
+            else:
+                b = StepBuilder(self, s, prev_last if overlap else None)
+                ops, last = b.build()
+                recipe = b.recipe
+            # a step whose prior deps point at the previous step can seed the next one's patch
+            prev = (s.ops, ops, recipe, s) if prev_last is not None or not overlap else None
             steps.append(dataclasses.replace(
                 s, ops=tuple(ops), batch=s.batch * p.data, tokens_out=s.yielded_tokens * p.data,
                 first_tokens=s.first_token_sequences * p.data,
@@ -207,184 +216,3 @@ class _Planner:
             {"kind": "parallel", "tensor": p.tensor, "pipeline": p.pipeline, "data": p.data,
              "micro_batches": p.micro_batches, "attention_units": len(self.pool or ())})
         return dataclasses.replace(self.trace, steps=tuple(steps), meta=meta)
-
-
-class _StepBuilder:
-    """The ops of one transformed step."""
-
-    def __init__(self, planner: _Planner, step: Step, prev_last) -> None:
-        self.pl, self.step, self.prev_last = planner, step, prev_last
-        self.ops: list = []
-        self.where: dict = {}   # (replica, mb, logical id) -> {tensor rank or unit: new id}
-        self._sends: dict = {}
-
-    def add(self, logical: Op, variant, deps, make, prior=()) -> int:
-        """Append the op ``make()`` builds for ``logical`` at ``variant`` (whose last item is
-        its device, or a collective's members). Built once per (logical op, variant, position,
-        dependencies): decode steps that share logical ops share the transformed ones."""
-        new_id = len(self.ops)
-        key = (id(logical), variant, new_id, tuple(deps), tuple(prior))
-        hit = self.pl.cache.get(key)
-        if hit is None:
-            dev = variant[-1]
-            hit = self.pl.cache[key] = (logical, dataclasses.replace(
-                make(), id=new_id, deps=tuple(deps), prior=tuple(prior),
-                devices=dev if type(dev) is tuple else (dev,)))
-        self.ops.append(hit[1])
-        return new_id
-
-    def build(self):
-        pl, p = self.pl, self.pl.p
-        logical = self.step.ops
-        for o in logical:
-            if o.devices:
-                raise pinned_error(o, "parallelism")
-        M = p.micro_batches
-        last = {}
-        for is_att, ids in pl.segments(logical):
-            if not is_att:
-                for r in range(p.data):
-                    for mb in range(M):
-                        for i in ids:
-                            self.dense(logical[i], r, mb, last)
-            else:
-                for r in range(p.data):
-                    for mb in range(M):
-                        for i in ids:
-                            self.attention(logical[i], r, mb)
-        return self.ops, last
-
-    # ---- dense ops on the tensor ranks of a stage ----------------------------------------------
-    def deps_on_rank(self, op, r, mb, rank) -> list:
-        out = []
-        for d in op.deps:
-            placed = self.where[(r, mb, d)]
-            if rank in placed:
-                out.append(placed[rank])
-            elif ("to", rank) in placed:                 # attention output returned to rank
-                out += placed[("to", rank)]
-            else:                                         # whole-on-all value (e.g. collective)
-                out.append(placed.get("all", next(iter(placed.values()))))
-        return out
-
-    def dense(self, op: Op, r: int, mb: int, last: dict) -> None:
-        pl, p = self.pl, self.pl.p
-        t, role, st = p.tensor, pl.role(op), pl.stage(op)
-        placed = {}
-        for k in range(t):
-            unit = pl.unit(r, st, k)
-            make = lambda k=k: _dense_shard(pl, op, role, k)  # noqa: E731
-            prior = ()
-            if self.prev_last is not None and not op.deps and (r, mb, k) in self.prev_last:
-                prior = ((1, self.prev_last[(r, mb, k)]),)
-            dev = member_for(op, unit, pl.hw)
-            placed[k] = self.add(op, (r, mb, k, dev), self.deps_on_rank(op, r, mb, k), make,
-                                 prior)
-            last[(r, mb, k)] = placed[k]
-        if t > 1 and role in ("row", "vocab"):
-            members = tuple(self.ops[placed[k]].devices[0] for k in range(t))
-            what = "all_reduce" if role == "row" else "all_gather"
-            cid = self.add(op, (r, mb, what, members), [placed[k] for k in range(t)],
-                           lambda: _collective(op, what, p.micro_batches))
-            placed = {k: cid for k in range(t)}
-            placed["all"] = cid
-        self.where[(r, mb, op.id)] = placed
-
-    # ---- attention on the pool -------------------------------------------------------------------
-    def attention(self, op: Op, r: int, mb: int) -> None:
-        pl, p = self.pl, self.pl.p
-        t, pool, M = p.tensor, pl.pool, p.micro_batches
-        B = self.step.batch // M
-        G, pairs = pl.H // pl.KV, B * pl.KV
-        n = len(pool)
-        bounds = [pairs * u // n for u in range(n + 1)]
-        per_rank = pairs // t                      # pairs whose Q, K, V each tensor rank makes
-        q_len = int(self.step.new_tokens)
-        placed = {}
-        for u in range(n):
-            lo, hi = bounds[u], bounds[u + 1]
-            if hi == lo:
-                continue
-            if op.kind in ATTENTION_KINDS:
-                make = lambda lo=lo, hi=hi: shard.attention_part(op, hi - lo, G, 1)  # noqa: E731
-            else:
-                make = lambda lo=lo, hi=hi: shard.share(  # noqa: E731
-                    shard.share(op, 1, M), hi - lo, pairs)
-            deps = []
-            for d in op.deps:
-                src = self.where[(r, mb, d)]
-                if ("pool", u) in src:
-                    deps.append(src[("pool", u)])
-                else:
-                    deps += self.sends(op, d, src, r, mb, u, lo, hi, per_rank, G, q_len)
-            dev = member_for(op, pool[u], pl.hw)
-            placed[("pool", u)] = self.add(op, (r, mb, ("pool", u), dev), deps, make)
-        if op.kind is OpKind.ATTENTION_CONTEXT:
-            # attention output back to the tensor ranks that own the pairs' heads
-            out = nbytes(q_len * G * pl.hd, op.dtype)
-            for k in range(t):
-                rets = []
-                for u in range(n):
-                    a = max(bounds[u], k * per_rank)
-                    b = min(bounds[u + 1], (k + 1) * per_rank)
-                    if b <= a:
-                        continue
-                    src = placed[("pool", u)]
-                    rets.append(self.add(op, (r, mb, ("ret", u, k), self.ops[src].devices[0]),
-                                         [src], lambda n_=(b - a) * out: _transfer(
-                                             f"L{op.layer}.attention_to_dense", op, n_)))
-                placed[("to", k)] = rets
-        self.where[(r, mb, op.id)] = placed
-
-    def sends(self, op, d, src, r, mb, u, lo, hi, per_rank, G, q_len) -> list:
-        """Q, K and V of pool unit ``u``'s pairs ``[lo, hi)`` from every tensor rank that made
-        some of them (one transfer per rank and unit and layer, shared by score and context)."""
-        key = (r, mb, op.layer, u, d)
-        hit = self._sends.get(key)
-        if hit is not None:
-            return hit
-        per_pair = nbytes(q_len * G * self.pl.hd, op.dtype) + \
-            nbytes(2 * q_len * self.pl.hd, op.kv_dtype or op.dtype)
-        out = []
-        for k in range(self.pl.p.tensor):
-            a, b = max(lo, k * per_rank), min(hi, (k + 1) * per_rank)
-            if b > a:
-                out.append(self.add(op, (r, mb, ("send", k, u), self.ops[src[k]].devices[0]),
-                                    [src[k]], lambda n_=(b - a) * per_pair: _transfer(
-                                        f"L{op.layer}.qkv_to_attention", op, n_)))
-        self._sends[key] = out
-        return out
-
-
-def _dense_shard(pl, op: Op, role: str, k: int) -> Op:
-    """Tensor rank ``k``'s share of one micro-batch of logical op ``op``."""
-    p = pl.p
-    t = p.tensor
-    part = shard.share(op, 1, p.micro_batches)
-    if role == "qkv":
-        return shard.qkv(part, pl.H, pl.KV, pl.hd, t) if t > 1 else part
-    if role == "column":
-        return shard.column(part, t)
-    if role == "row":
-        return shard.row(part, t, k)
-    if role == "cols":
-        return shard.split_cols(part, t) if t > 1 else part
-    if role == "attention":
-        if op.kind in ATTENTION_KINDS:
-            return shard.attention_part(part, int(part.shape["batch"]), pl.H // t, pl.kv_rank)
-        return shard.share(part, 1, t)
-    if role == "vocab":
-        return shard.vocab(part, t, k)
-    return part
-
-
-def _collective(op: Op, what: str, micro_batches: int) -> Op:
-    """The all-reduce after a row-split matmul, or the all-gather of the vocabulary shards."""
-    m, n = int(op.shape["m"]) // micro_batches, int(op.shape["n"])
-    return Op(0, f"{op.name}.{what}", OpKind.COLLECTIVE, op.layer, {"elements": m * n},
-              op.dtype, 0, 0, nbytes(m * n, op.dtype), attrs={"collective": what})
-
-
-def _transfer(name: str, op: Op, nbytes_: int) -> Op:
-    """A ``transfer`` op: the part of its dependency's output that crosses to its consumers."""
-    return Op(0, name, OpKind.TRANSFER, op.layer, {"bytes": nbytes_}, op.dtype, 0, 0, nbytes_)

@@ -135,10 +135,10 @@ def share(op: Op, part: int, whole: int, key: str = "rows") -> Op:
         shape[key] = int(shape[key]) * part // whole
     f = lambda x: x * part // whole  # noqa: E731  (exact: every term scales with the split)
     wb = f(op.weight_bytes) if op.kind is OpKind.EMBEDDING else op.weight_bytes
-    return dataclasses.replace(op, shape=shape, flops=f(op.flops),
-                               bytes_read=f(op.bytes_read - weights) + weights,
-                               bytes_written=f(op.bytes_written), kv_bytes=f(op.kv_bytes),
-                               weight_bytes=wb)
+    return Op(op.id, op.name, op.kind, op.layer, shape, op.dtype, f(op.flops),
+              f(op.bytes_read - weights) + weights, f(op.bytes_written), wb, f(op.kv_bytes),
+              op.weight_dtype, op.kv_dtype, op.deps, op.measured_ns, op.measured_energy_j,
+              op.attrs, op.devices, op.prior)
 
 
 def split_cols(op: Op, t: int) -> Op:
