@@ -115,19 +115,114 @@ def test_design_points_equal_with_and_without_the_fast_path():
             hw_name
 
 
-def test_tally_merges_only_when_the_float_sums_stay_exact():
+def test_tally_sums_whole_counts_exactly_and_fractions_in_order():
     from archsim.devices.base import OpCost
-    from archsim.engine.simulator import _sums, _tally
-
-    def ordered(occ):
-        return _sums([w, o.kind, c, n] for (w, _), (o, c, n) in occ.items())
+    from archsim.engine.simulator import _tally
 
     a, b = op(0, 1), op(1, 1, kind=OpKind.SOFTMAX)
-    for vals in ([3, 5.0, 7], [0.1, 0.2, 0.3], [2 ** 52, 2 ** 52, 1]):
+    for vals in ([3, 5.0, 7], [0.1, 0.2, 0.3], [2 ** 52, 2 ** 52, 1], [2 ** 60 + 1, 3, 0.5]):
         ca, cb, cc = (OpCost(10, {"x": v, "y": 1}) for v in vals)
         occ = {("d0", 1): [a, ca, 3], ("d0", 2): [b, cb, 1], (("d0", "d1"), 3): [a, cc, 7],
                ("d1", 4): [a, ca, 2], ("d0", 5): [a, ca, 5]}
-        got, want = _tally(occ), ordered(occ)
-        for g, w in zip(got, want):
-            assert list(g.items()) == list(w.items())
-            assert all(type(x) is type(y) for x, y in zip(g.values(), w.values()))
+        rows = [(w, o.kind.value, c, n) for (w, _), (o, c, n) in occ.items()]
+        want_t, want_n, want_a = {}, {}, {}
+        for w, kv, c, n in rows:
+            for dev in (w if type(w) is tuple else (w,)):
+                want_t[(dev, kv)] = want_t.get((dev, kv), 0) + c.duration_ps * n
+                want_n[(dev, kv)] = want_n.get((dev, kv), 0) + n
+                for act, v in c.actions.items():
+                    want_a.setdefault((dev, kv, act), [])
+                    want_a[(dev, kv, act)].append((v, n))
+        for k, parts in want_a.items():
+            if all(float(v).is_integer() for v, _ in parts):      # exact, rounded once
+                want_a[k] = float(sum(int(v) * n for v, n in parts))
+            else:                                                  # floats, in order
+                f = 0.0
+                for v, n in parts:
+                    f += v * n
+                want_a[k] = f
+        t, c, acts = _tally(occ)
+        assert list(t.items()) == list(want_t.items())
+        assert list(c.items()) == list(want_n.items())
+        assert list(acts.items()) == list(want_a.items())
+        assert all(type(x) is float for x in acts.values())
+    # the sum of whole counts does not depend on the order of the occurrences
+    big = [OpCost(1, {"x": v}) for v in (2 ** 53 + 1, 1, 3, 2 ** 54 - 1, 1)]
+    occ = {("d0", i): [a, c, 1] for i, c in enumerate(big)}
+    rev = {("d0", i): [a, c, 1] for i, c in reversed(list(enumerate(big)))}
+    assert _tally(occ)[2] == _tally(rev)[2] == {("d0", a.kind.value, "x"): float(sum(
+        int(c.actions["x"]) for c in big))}
+
+
+def test_fractional_action_counts_fall_back_to_per_op_counting(monkeypatch):
+    # merged counting meets a fractional action count: the run starts again per op and equals
+    # the Python path (float sums in order of the (device, op) entries)
+    from archsim.devices.base import OpCost
+    from archsim.engine import fast as fast_mod
+    rng = random.Random(7)
+    devs, h = random_system(rng)
+    first = random_steps(rng, devs, n_steps=2, n_ops=20)
+    steps = first[:1] + _repeat_with_new_objects(rng, [first[1]], 6)
+    t = trace(*steps)
+    real = Simulator.cost
+    calls = []
+
+    def cost(self, where, o):
+        c = real(self, where, o)
+        if type(where) is tuple or o.kind is T:
+            return c
+        acts = dict(c.actions)
+        acts["flop"] = acts.get("flop", 0) + (o.flops % 7) / 3 + 1e-3
+        return OpCost(c.duration_ps, acts)
+
+    monkeypatch.setattr(Simulator, "cost", cost)
+    orig = fast_mod.FastScheduler.__init__
+
+    def init(self, *a, **k):
+        calls.append(k.get("merge"))
+        orig(self, *a, **k)
+
+    monkeypatch.setattr(fast_mod.FastScheduler, "__init__", init)
+    assert _result(Simulator(h).run(t)) == _result(Simulator(h, fast=False).run(t))
+    assert calls == [True, False]
+
+
+def test_memo_key_is_the_op_signature():
+    # the engine's faster memo key is the very tuple Op.signature() gives, on every field and
+    # attribute shape (scalar attributes take the fast path, nested ones Op.signature itself)
+    from archsim.engine import simulator as sim_mod
+    from archsim.trace.schema import Op
+    assert sim_mod.op_key is sim_mod._op_key
+    base = Op(3, "L0.ffn_up", OpKind.GEMM, 0, {"m": 4, "n": 8, "k": 16}, "fp16", 1024, 300, 64,
+              weight_bytes=256, kv_bytes=0, weight_dtype="fp16", kv_dtype=None, deps=(1,),
+              attrs={"fn": "gelu"})
+    changes = {"kind": OpKind.GEMV, "shape": {"k": 32, "m": 4, "n": 8}, "dtype": "bf16",
+               "flops": 1, "bytes_read": 1, "bytes_written": 1, "weight_bytes": 1,
+               "kv_bytes": 1, "weight_dtype": "int4", "kv_dtype": "int8", "measured_ns": 5.0,
+               "measured_energy_j": 1e-6, "attrs": {"fn": "silu", "a": 1, "b": None, "c": 2.5},
+               "id": 7, "name": "x", "layer": 3, "deps": (0, 2), "prior": ((1, 0),),
+               "devices": ("d1",)}
+    variants = [base, dataclasses.replace(base, attrs={})]
+    variants += [dataclasses.replace(base, **{k: v}) for k, v in changes.items()]
+    variants += [dataclasses.replace(base, attrs=a) for a in (
+        {"fn": "gelu", "sparsity": {"n": 2, "m": 4}}, {"tree": [1, 2, (3, 4)]},
+        {"s": {3, 1}}, {"t": (1,)}, {"z": 1, "a": True})]
+    keys = [sim_mod.op_key(v) for v in variants]
+    assert keys == [v.signature() for v in variants]
+    for k, v in zip(keys, variants):
+        for k2, v2 in zip(keys, variants):
+            assert (k == k2) == (v.signature() == v2.signature())
+    # and on the ops of shipped design points
+    from archsim.api import prepare
+    from archsim.hardware import load_hardware
+    from archsim.workload import load_workload
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    for hw_name, wl, over in [("lamina_h100_h20", "llama3_70b",
+                               ["batch_size=64", "generate_tokens=3"]),
+                              ("pim_gpt", "gpt2_xl", ["generate_tokens=3"])]:
+        hw = load_hardware(root / "hw_configs" / f"{hw_name}.yaml")
+        t, _ = prepare(hw, load_workload(root / "workloads" / f"{wl}.yaml", over))
+        for s in t.steps:
+            for o in s.ops:
+                assert sim_mod.op_key(o) == o.signature()

@@ -21,6 +21,11 @@ import numpy as np
 
 from .kernel import schedule_step_nb, schedule_step_py
 from .plan import Network, StepPlan
+from .simulator import exact_cost
+
+
+class Fractional(Exception):
+    """A cost with a fractional action count met while counting merged occurrences."""
 
 
 class FastScheduler:
@@ -36,9 +41,14 @@ class FastScheduler:
         The largest step's op count.
     compiled : bool
         Run the numba kernel (else its Python twin, same source).
+    merge : bool
+        Count occurrences per (device(s), kind, cost object) instead of per (device(s), op
+        object); :meth:`step` raises :class:`Fractional` at the first cost with a fractional
+        action count (those are summed in floats per op, see ``simulator._tally``).
     """
 
-    def __init__(self, sim, lookback: int, max_ops: int, *, compiled: bool = True) -> None:
+    def __init__(self, sim, lookback: int, max_ops: int, *, compiled: bool = True,
+                 merge: bool = False) -> None:
         self.sim = sim
         self.net = net = Network(sim.system)
         self.kernel = schedule_step_nb if compiled else schedule_step_py
@@ -63,6 +73,7 @@ class FastScheduler:
         self.plan_count = 0
         # occurrence counting: per position, the occurrence entry and the step its run began
         self.occurrences: dict = {}
+        self.merge = merge
         self._pos_occ: list = []
         self._run_start: list = []
 
@@ -172,18 +183,21 @@ class FastScheduler:
     def _count(self, ops, where, costs, positions) -> None:
         occurrences, pos_occ, run_start, s = self.occurrences, self._pos_occ, self._run_start, \
             self.index
+        merge = self.merge
         for i, c in zip(positions, costs):
             op = ops[i]
-            key = (where[i], id(op))
+            key = (where[i], op.kind, id(c)) if merge else (where[i], id(op))
             occ = occurrences.get(key)
             if occ is None:
+                if merge and not exact_cost(c):
+                    raise Fractional(op.name)
                 occ = occurrences[key] = [op, c, 0]
             pos_occ[i] = occ
             run_start[i] = s
 
     def close(self) -> dict:
         """Count the runs still open; returns the occurrences ``(where, id(op)) -> [op, cost,
-        count]`` in first-occurrence order."""
+        count]`` (merged: ``(where, kind, id(cost))``) in first-occurrence order."""
         self.index += 1
         self._flush(range(len(self._pos_occ)))
         return self.occurrences

@@ -7,9 +7,10 @@ state across steps; the counts are priced once at the end (:mod:`archsim.pricing
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
-from operator import attrgetter
+from operator import attrgetter, is_, itemgetter
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from ..devices.base import OpCost
 from ..errors import SimulationError
 from ..hardware import HardwareConfig
 from ..mapping import Mapper
-from ..trace.schema import OpKind, Trace
+from ..trace.schema import Op, OpKind, Trace
 from .scheduler import Scheduler
 from .system import System
 
@@ -68,12 +69,22 @@ class Simulator:
         hit = self._by_id.get((where, id(op)))
         if hit is not None and hit[0] is op:
             return hit[1]
-        key = (where, op.signature())
+        key = (where, op_key(op))
         c = self._memo.get(key)
         if c is None:
             c = self._memo[key] = dev.op_cost(op)
         self._by_id[(where, id(op))] = (op, c)
         return c
+
+    def costs(self, wheres, ops) -> list:
+        """``[self.cost(w, op) for w, op in zip(wheres, ops)]``, looked up in bulk when every op
+        was costed before on its device."""
+        hits = list(map(self._by_id.get, zip(wheres, map(id, ops))))
+        if None not in hits and all(map(is_, map(_first, hits), ops)):
+            return list(map(_second, hits))
+        cost = self.cost
+        return [hit[1] if hit is not None and hit[0] is op else cost(w, op)
+                for w, op, hit in zip(wheres, ops, hits)]
 
     def run(self, trace: Trace, *, progress: bool = False):
         """Simulate every step of ``trace`` in order; returns a :class:`RunResult`."""
@@ -92,14 +103,15 @@ class Simulator:
             from tqdm import tqdm
             bar = tqdm(total=n, unit="step", delay=2.0, leave=False)
         timeline = [] if self.record_timeline else None
+        merged = False
         if self.fast and self.memoize and timeline is None:
-            occurrences, link_stats = self._run_fast(steps, lookback, starts, ends, bar)
+            occurrences, link_stats, merged = self._run_fast(steps, lookback, starts, ends, bar)
         else:
             occurrences, link_stats = self._run_python(steps, lookback, starts, ends, bar,
                                                        timeline)
         if bar is not None:
             bar.close()
-        time_kind, count_kind, actions = _tally(occurrences)
+        time_kind, count_kind, actions = _tally(occurrences, merged)
         self._check_used(count_kind)
         # each step's share of the run: how far it moved the completion frontier
         frontier = np.maximum.accumulate(ends)
@@ -113,16 +125,25 @@ class Simulator:
                          timeline=timeline, wall_s=time.perf_counter() - t_wall, **counts)
 
 
-    def _run_fast(self, steps, lookback, starts, ends, bar) -> tuple:
-        """Schedule with compiled step plans; returns ``(occurrences, link_stats)``."""
-        from .fast import FastScheduler
-        fs = FastScheduler(self, lookback, max(len(s.ops) for s in steps))
+    def _run_fast(self, steps, lookback, starts, ends, bar, merge: bool = True) -> tuple:
+        """Schedule with compiled step plans; returns ``(occurrences, link_stats, merged)``.
+
+        Occurrences are counted merged per (device(s), kind, cost) while every cost's action
+        counts are whole numbers; a cost with a fractional count (summed in floats, in order of
+        the (device(s), op) entries) makes the run start again counting per op."""
+        from .fast import FastScheduler, Fractional
+        fs = FastScheduler(self, lookback, max(len(s.ops) for s in steps), merge=merge)
         step = fs.step
-        for si, st in enumerate(steps):
-            starts[si], ends[si] = step(st.ops, st.barrier)
+        try:
+            for si, st in enumerate(steps):
+                starts[si], ends[si] = step(st.ops, st.barrier)
+                if bar is not None:
+                    bar.update(1)
+        except Fractional:
             if bar is not None:
-                bar.update(1)
-        return fs.close(), fs.link_stats()
+                bar.reset()
+            return self._run_fast(steps, lookback, starts, ends, bar, merge=False)
+        return fs.close(), fs.link_stats(), merge
 
     def _run_python(self, steps, lookback, starts, ends, bar, timeline) -> tuple:
         """Schedule with the Python :class:`Scheduler` (records the timeline if asked)."""
@@ -171,6 +192,33 @@ class Simulator:
                 "parallelism plan) or set 'allow_unused_devices: true' to simulate without them")
 
 
+_first, _second = itemgetter(0), itemgetter(1)
+_SIGNED = ("kind", "shape", "dtype", "flops", "bytes_read", "bytes_written", "weight_bytes",
+           "kv_bytes", "weight_dtype", "kv_dtype", "measured_ns", "measured_energy_j", "attrs")
+_scalars = attrgetter(*_SIGNED[2:-1])
+_NESTED = (dict, list, tuple, set)
+
+
+def _op_key(op) -> tuple:
+    """:meth:`Op.signature`, the same tuple, computed faster: attributes whose values are all
+    scalars (not dict, list, tuple or set) are frozen as their sorted items."""
+    a = op.attrs
+    if a:
+        for v in a.values():
+            if isinstance(v, _NESTED):
+                return op.signature()
+        a = tuple(sorted(a.items()))
+    else:
+        a = None
+    return (op.kind, tuple(sorted(op.shape.items()))) + _scalars(op) + (a,)
+
+
+#: the memo key of an op: :meth:`Op.signature` (:func:`_op_key` while ``Op`` has exactly the
+#: fields it was written for; ``tests/test_engine_fast.py`` checks they agree)
+op_key = _op_key if {f.name for f in dataclasses.fields(Op)} == {
+    "id", "name", "layer", "deps", "prior", "devices", *_SIGNED} else Op.signature
+
+
 def _lookback(steps) -> int:
     """How many steps back any ``Op.prior`` reaches (distinct prior tuples per step only)."""
     get = attrgetter("prior")
@@ -178,13 +226,19 @@ def _lookback(steps) -> int:
                default=0)
 
 
-def _tally(occurrences) -> tuple:
+def _tally(occurrences, merged: bool = False) -> tuple:
     """Time and op counts per (device, kind) and action counts per (device, kind, action).
 
-    The action sums are floats accumulated in first-occurrence order. When every action count
-    is a whole number and every sum stays below 2**53 (all partial sums exact), occurrences of
-    the same cost on the same device(s) are merged first: the same numbers, in the same key
-    order, far fewer additions."""
+    ``occurrences`` maps a key to ``[op, cost, count]`` in first-occurrence order: one entry per
+    (device(s), op object), or with ``merged`` one per (device(s), kind, cost object), which
+    the caller may use only when every cost is :func:`exact_cost`.
+
+    An action whose every count is a whole number is summed exactly (integers) and converted to
+    float once, so its total does not depend on the order of the occurrences, and occurrences
+    of one cost on the same device(s) are merged first. An action with a fractional count is
+    summed in floats in first-occurrence order of the (device(s), op) entries."""
+    if merged:
+        return _sums([where, op.kind, c, n] for (where, *_), (op, c, n) in occurrences.items())
     groups: dict = {}     # (where, kind, id(cost)) -> [where, kind, cost, count]
     for (where, _), (op, c, n) in occurrences.items():
         key = (where, op.kind, id(c))
@@ -193,27 +247,25 @@ def _tally(occurrences) -> tuple:
             groups[key] = [where, op.kind, c, n]
         else:
             g[3] += n
-    if _exact(groups.values()):
+    if all(exact_cost(g[2]) for g in groups.values()):
         return _sums(groups.values())
     return _sums([where, op.kind, c, n] for (where, _), (op, c, n) in occurrences.items())
 
 
-def _exact(groups) -> bool:
-    """Whether every action sum over ``groups`` is an integer below 2**53."""
-    bound = defaultdict(int)
-    for where, kind, c, n in groups:
-        for a, v in c.actions.items():
-            if not (type(v) is int or (type(v) is float and v.is_integer())):
-                return False
-            for dev in (where if type(where) is tuple else (where,)):
-                bound[(dev, kind, a)] += abs(int(v)) * n
-    return all(b < 2 ** 53 for b in bound.values())
+def _whole(v) -> bool:
+    return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+
+
+def exact_cost(c) -> bool:
+    """Whether every action count of cost ``c`` is a whole number (summed exactly)."""
+    return all(map(_whole, c.actions.values()))
 
 
 def _sums(groups) -> tuple:
     time_kind = defaultdict(int)
     count_kind = defaultdict(int)
-    actions = defaultdict(float)
+    floats = defaultdict(float)   # every action in first-occurrence order, summed in floats
+    ints: dict = {}               # the exact integer sums (None once a fraction was seen)
     for where, kind, c, n in groups:
         kv = kind.value
         dn = c.duration_ps * n
@@ -223,7 +275,15 @@ def _sums(groups) -> tuple:
             time_kind[k] += dn
             count_kind[k] += n
             for a, v in items:
-                actions[(dev, kv, a)] += v * n
+                k = (dev, kv, a)
+                floats[k] += v * n
+                if _whole(v):
+                    t = ints.get(k, 0)
+                    if t is not None:
+                        ints[k] = t + int(v) * n
+                else:
+                    ints[k] = None
+    actions = {k: (f if ints[k] is None else float(ints[k])) for k, f in floats.items()}
     return time_kind, count_kind, actions
 
 
