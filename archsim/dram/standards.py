@@ -218,6 +218,18 @@ class Constraint:
     window: int = 0
 
 
+def rule_key(rule) -> str:
+    """A rule as readable text, ``level-PRE->FOL-expression`` (``-wN`` for a window rule), e.g.
+    ``bank-ACT->RD/WR-nRCD`` or ``channel-RD/RDA->WR/WRA-nCL+nBL+nTA-nCWL``."""
+    level, pre, fol, expr, win = rule
+    text = ""
+    for i, term in enumerate(expr):
+        term = str(term)
+        text += term if i == 0 or term.startswith("-") else "+" + term
+    key = f"{level}-{'/'.join(pre)}->{'/'.join(fol)}-{text}"
+    return key + (f"-w{win}" if win else "")
+
+
 def evaluate_latency(expr, timings: dict) -> int:
     """Sum a latency expression (timing names, ``-name`` and ints) using ``timings``."""
     total = 0

@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 
 from archsim.dram import CommandLog, check_log, list_specs, load_spec, simulate
-from archsim.dram.standards import CMD, COMMAND_SCOPE, STANDARDS
+from archsim.dram.standards import CMD, COMMAND_SCOPE, STANDARDS, rule_key
 
 DRAM_COMMANDS = ("ACT", "PRE", "PREA", "RD", "WR", "RDA", "WRA", "REFab", "REFpb")
 PRESETS = list_specs()
@@ -59,21 +59,6 @@ LOOSEST_FIRST = {
     "bank_group": ("same bank group", "same bank"),
     "bank": ("same bank",),
 }
-
-
-def _expr_text(expr) -> str:
-    out = ""
-    for i, term in enumerate(expr):
-        term = str(term)
-        out += term if i == 0 or term.startswith("-") else "+" + term
-    return out
-
-
-def rule_key(rule) -> str:
-    """``level-PRE->FOL-expression`` (``-wN`` for a window rule), e.g. ``bank-ACT->RD/WR-nRCD``."""
-    level, pre, fol, expr, win = rule
-    key = f"{level}-{'/'.join(pre)}->{'/'.join(fol)}-{_expr_text(expr)}"
-    return key + (f"-w{win}" if win else "")
 
 
 def _rules_with_expressions(spec):

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from archsim.dram import CommandLog, check_log
+from archsim.dram.standards import rule_key
 from archsim.pim import list_pims, load_pim
 from archsim.pim.commands import PIM_RULES
 from archsim.pim.gemv import stream_arrays, streams_log
@@ -36,21 +37,6 @@ from archsim.pim.gemv import stream_arrays, streams_log
 PRESETS = list_pims()
 PIMS = {name: load_pim(name) for name in PRESETS}
 ALL_BANKS = (0, 0, 0)   # every PIM command addresses rank 0 as a whole (rank/channel scope)
-
-
-def _expr_text(expr) -> str:
-    out = ""
-    for i, term in enumerate(expr):
-        term = str(term)
-        out += term if i == 0 or term.startswith("-") else "+" + term
-    return out
-
-
-def rule_key(rule) -> str:
-    """``level-PRE->FOL-expression``, e.g. ``rank-ACTAB->MACAB-nRCD_AB``."""
-    level, pre, fol, expr, win = rule
-    key = f"{level}-{'/'.join(pre)}->{'/'.join(fol)}-{_expr_text(expr)}"
-    return key + (f"-w{win}" if win else "")
 
 
 def pim_rules(pim):
