@@ -176,6 +176,8 @@ def test_fractional_action_counts_fall_back_to_per_op_counting(monkeypatch):
         return OpCost(c.duration_ps, acts)
 
     monkeypatch.setattr(Simulator, "cost", cost)
+    monkeypatch.setattr(Simulator, "costs", lambda self, ws, os_: [cost(self, w, o)
+                                                                   for w, o in zip(ws, os_)])
     orig = fast_mod.FastScheduler.__init__
 
     def init(self, *a, **k):

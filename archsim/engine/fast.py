@@ -9,19 +9,29 @@ assignment), and every size-dependent route it feeds stays the same, the previou
 plan is compiled. The schedule itself runs in :func:`~.kernel.schedule_step`.
 
 Op occurrences are counted per run of identical ops at a position, so only the ops that change
-touch the Python dictionary; the dictionary's keys are inserted in the same order as a per-op
-count would insert them, so the float sums of the tally are the same. Tests check the results
-equal the Python :class:`~.scheduler.Scheduler` and the SimPy oracle exactly.
+touch the Python dictionary; while every cost's action counts are whole numbers they are merged
+per (device(s), kind, cost object) as they are counted (the tally sums whole counts exactly, so
+merging changes no number; the keys keep the order a per-op count would give them). The per-op
+work of a step is done in bulk (``map`` over the changed positions, numpy for the counts).
+Tests check the results equal the Python :class:`~.scheduler.Scheduler` and the SimPy oracle
+exactly.
 """
 from __future__ import annotations
 
-from operator import is_
+from itertools import compress, repeat
+from operator import attrgetter, is_, is_not
 
 import numpy as np
 
 from .kernel import schedule_step_nb, schedule_step_py
 from .plan import Network, StepPlan
 from .simulator import exact_cost
+
+
+_structure = attrgetter("name", "kind", "deps", "prior", "devices")
+_kind = attrgetter("kind")
+_duration = attrgetter("duration_ps")
+_written = attrgetter("bytes_written")
 
 
 class Fractional(Exception):
@@ -72,10 +82,12 @@ class FastScheduler:
         self.prev_ops = None
         self.plan_count = 0
         # occurrence counting: per position, the occurrence entry and the step its run began
-        self.occurrences: dict = {}
         self.merge = merge
-        self._pos_occ: list = []
-        self._run_start: list = []
+        self._groups: dict = {}        # occurrence key -> group index
+        self._rows: list = []          # group index -> (op, cost)
+        self._counts = np.zeros(1024, dtype=np.int64)
+        self._pos_grp = np.zeros(0, dtype=np.int64)
+        self._run_start = np.zeros(0, dtype=np.int64)
 
     # ---- one step ------------------------------------------------------------------------
     def step(self, ops, barrier: bool) -> tuple:
@@ -120,49 +132,46 @@ class FastScheduler:
         costs = [sim.cost(w, op) for w, op in zip(where, ops)]
         self.plan_count += 1
         plan = StepPlan(self.net, ops, where, costs, self.history)
-        self._flush(range(len(self._pos_occ)))
-        self._pos_occ = [None] * len(ops)
-        self._run_start = [self.index] * len(ops)
-        self._count(ops, where, costs, range(len(ops)))
+        self._flush(np.flatnonzero(self._pos_grp >= 0))
+        n = len(ops)
+        self._pos_grp = np.full(n, -1, dtype=np.int64)
+        self._run_start = np.zeros(n, dtype=np.int64)
+        self._count(ops, where, costs, np.arange(n))
         return plan
 
     def _reuse(self, ops):
         """The current plan updated for ``ops``, or None when the structure differs."""
         plan, prev = self.plan, self.prev_ops
-        n = plan.n
-        same = np.fromiter(map(is_, ops, prev), dtype=np.bool_, count=n)
-        changed = np.flatnonzero(~same).tolist()
-        for i in changed:
-            a, b = ops[i], prev[i]
-            if a.name != b.name or a.kind is not b.kind or a.deps != b.deps or \
-                    a.prior != b.prior or a.devices != b.devices:
-                return None
+        changed = list(compress(range(plan.n), map(is_not, ops, prev)))
+        new = list(map(ops.__getitem__, changed))
+        if list(map(_structure, new)) != list(map(_structure, map(prev.__getitem__, changed))):
+            return None
+        history = self.history
         for back, d, w in plan.prior_where:
-            if self.history[-back][1][d] != w:
+            if history[-back][1][d] != w:
                 return None
-        sim, where, coll = self.sim, plan.where, plan.coll
-        costs = []
-        for i in changed:
-            op, w = ops[i], where[i]
-            if coll[i] is not None and sim.system.collective(op, w) is not coll[i]:
-                return None
-            costs.append(sim.cost(w, op))
+        sim, where = self.sim, plan.where
+        if plan.coll_at and not plan.coll_at.isdisjoint(changed):
+            for i in plan.coll_at.intersection(changed):
+                if sim.system.collective(ops[i], where[i]) is not plan.coll[i]:
+                    return None
+        wheres = list(map(where.__getitem__, changed))
+        costs = sim.costs(wheres, new)
         if not self._routes_hold(plan, ops, changed):
             return None
-        dur, nbytes = plan.dur, plan.nbytes
-        for i, c in zip(changed, costs):
-            dur[i] = c.duration_ps
-            nbytes[i] = ops[i].bytes_written
-        self._flush(changed)
-        self._count(ops, where, costs, changed)
+        idx = np.array(changed, dtype=np.int64)
+        plan.dur[idx] = list(map(_duration, costs))
+        plan.nbytes[idx] = list(map(_written, new))
+        self._flush(idx)
+        self._count(new, wheres, costs, idx)
         return plan
 
     def _routes_hold(self, plan, ops, changed) -> bool:
         net, routes = self.net, plan.routes
         moves_from = plan.moves_from
         if moves_from:
-            for i in changed:
-                for r, src, dst in moves_from.get(i, ()):
+            for i in moves_from.keys() & changed:
+                for r, src, dst in moves_from[i]:
                     if net.route(src, dst, ops[i].bytes_written) != routes[r]:
                         return False
         for back, d, src, dst, r, sized in plan.prior_moves:
@@ -172,35 +181,51 @@ class FastScheduler:
         return True
 
     # ---- occurrence counting ---------------------------------------------------------------
-    def _flush(self, positions) -> None:
-        s, pos_occ, run_start = self.index, self._pos_occ, self._run_start
-        for i in positions:
-            occ = pos_occ[i]
-            if occ is not None:
-                occ[2] += s - run_start[i]
-                run_start[i] = s
+    # Each position counts a run of steps of one group (an occurrence entry): ``_pos_grp`` the
+    # group's index (-1: none), ``_run_start`` the step the run began; a run is added to its
+    # group's count when the op at the position changes, and at the end.
+    def _flush(self, idx) -> None:
+        g = self._pos_grp[idx]
+        keep = g >= 0
+        if not keep.all():
+            idx, g = idx[keep], g[keep]
+        np.add.at(self._counts, g, self.index - self._run_start[idx])
+        self._run_start[idx] = self.index
 
-    def _count(self, ops, where, costs, positions) -> None:
-        occurrences, pos_occ, run_start, s = self.occurrences, self._pos_occ, self._run_start, \
-            self.index
-        merge = self.merge
-        for i, c in zip(positions, costs):
-            op = ops[i]
-            key = (where[i], op.kind, id(c)) if merge else (where[i], id(op))
-            occ = occurrences.get(key)
-            if occ is None:
-                if merge and not exact_cost(c):
-                    raise Fractional(op.name)
-                occ = occurrences[key] = [op, c, 0]
-            pos_occ[i] = occ
-            run_start[i] = s
+    def _count(self, ops, where, costs, idx) -> None:
+        """Start runs of ``ops`` (with assignments ``where`` and costs ``costs``) at the
+        positions ``idx``."""
+        if self.merge:
+            keys = list(zip(where, map(_kind, ops), map(id, costs)))
+        else:
+            keys = list(zip(where, map(id, ops)))
+        groups = self._groups
+        gids = list(map(groups.get, keys))
+        if None in gids:
+            rows, merge = self._rows, self.merge
+            for j in compress(range(len(gids)), map(is_, gids, repeat(None))):
+                g = groups.get(keys[j])
+                if g is None:
+                    c = costs[j]
+                    if merge and not exact_cost(c):
+                        raise Fractional(ops[j].name)
+                    g = groups[keys[j]] = len(rows)
+                    rows.append((ops[j], c))
+                gids[j] = g
+            if len(rows) > len(self._counts):
+                grown = np.zeros(2 * len(rows), dtype=np.int64)
+                grown[:len(self._counts)] = self._counts
+                self._counts = grown
+        self._pos_grp[idx] = gids
+        self._run_start[idx] = self.index
 
     def close(self) -> dict:
         """Count the runs still open; returns the occurrences ``(where, id(op)) -> [op, cost,
         count]`` (merged: ``(where, kind, id(cost))``) in first-occurrence order."""
         self.index += 1
-        self._flush(range(len(self._pos_occ)))
-        return self.occurrences
+        self._flush(np.flatnonzero(self._pos_grp >= 0))
+        counts, rows = self._counts.tolist(), self._rows
+        return {key: [*rows[g], counts[g]] for key, g in self._groups.items()}
 
     def link_stats(self) -> dict:
         """``{link name: (bytes, busy ps)}`` of every link used, in order of first use."""

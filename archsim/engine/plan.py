@@ -162,6 +162,7 @@ class StepPlan:
                 in_route.append(r)
             in_ptr.append(len(in_back))
         self.routes = list(routes)
+        self.coll_at = {i for i, c in enumerate(self.coll) if c is not None}
         rt_ptr = np.zeros(len(self.routes) + 1, dtype=_I64)
         rt_ptr[1:] = np.cumsum([len(r) for r in self.routes])
         rt_link = [h for r in self.routes for h in r]

@@ -78,13 +78,30 @@ class Simulator:
 
     def costs(self, wheres, ops) -> list:
         """``[self.cost(w, op) for w, op in zip(wheres, ops)]``, looked up in bulk when every op
-        was costed before on its device."""
-        hits = list(map(self._by_id.get, zip(wheres, map(id, ops))))
+        was costed before on its device, else with :meth:`cost` inlined."""
+        by_id = self._by_id
+        ids = list(zip(wheres, map(id, ops)))
+        hits = list(map(by_id.get, ids))
         if None not in hits and all(map(is_, map(_first, hits), ops)):
             return list(map(_second, hits))
-        cost = self.cost
-        return [hit[1] if hit is not None and hit[0] is op else cost(w, op)
-                for w, op, hit in zip(wheres, ops, hits)]
+        if not self.memoize:
+            return list(map(self.cost, wheres, ops))
+        out = []
+        append, memo, devices, cost = out.append, self._memo, self.system.devices, self.cost
+        transfer = OpKind.TRANSFER
+        for w, op, hit, k in zip(wheres, ops, hits, ids):
+            if hit is not None and hit[0] is op:
+                append(hit[1])
+            elif type(w) is tuple or op.kind is transfer:
+                append(cost(w, op))
+            else:
+                key = (w, op_key(op))
+                c = memo.get(key)
+                if c is None:
+                    c = memo[key] = devices[w].op_cost(op)
+                by_id[k] = (op, c)
+                append(c)
+        return out
 
     def run(self, trace: Trace, *, progress: bool = False):
         """Simulate every step of ``trace`` in order; returns a :class:`RunResult`."""
@@ -195,7 +212,6 @@ class Simulator:
 _first, _second = itemgetter(0), itemgetter(1)
 _SIGNED = ("kind", "shape", "dtype", "flops", "bytes_read", "bytes_written", "weight_bytes",
            "kv_bytes", "weight_dtype", "kv_dtype", "measured_ns", "measured_energy_j", "attrs")
-_scalars = attrgetter(*_SIGNED[2:-1])
 _NESTED = (dict, list, tuple, set)
 
 
@@ -210,7 +226,9 @@ def _op_key(op) -> tuple:
         a = tuple(sorted(a.items()))
     else:
         a = None
-    return (op.kind, tuple(sorted(op.shape.items()))) + _scalars(op) + (a,)
+    return (op.kind, tuple(sorted(op.shape.items())), op.dtype, op.flops, op.bytes_read,
+            op.bytes_written, op.weight_bytes, op.kv_bytes, op.weight_dtype, op.kv_dtype,
+            op.measured_ns, op.measured_energy_j, a)
 
 
 #: the memo key of an op: :meth:`Op.signature` (:func:`_op_key` while ``Op`` has exactly the
