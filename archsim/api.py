@@ -6,7 +6,7 @@ import os
 
 from .capacity import check_fits, max_batch
 from .engine.simulator import Simulator
-from .errors import ConfigError, SimulationError
+from .errors import ConfigError
 from .hardware import HardwareConfig, load_hardware
 from .trace.generate import generate_trace
 from .trace.io import load_trace

@@ -26,8 +26,9 @@ def expand(located: Located) -> Located:
     locs = dict(located.locs)
     out = Located(data, located.file, locs)
     devices = data.get("devices")
-    groups = dict(data.get("groups") or {}) if isinstance(data.get("groups") or {}, dict) \
-        else data.get("groups")
+    groups = data.get("groups") or {}
+    if isinstance(groups, dict):        # anything else is left for the schema to report
+        groups = dict(groups)
     if isinstance(devices, dict):
         new = {}
         for name, entry in devices.items():

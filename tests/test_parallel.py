@@ -7,7 +7,6 @@ import pytest
 import archsim
 from archsim import OpKind
 from archsim.errors import ConfigError, SimulationError
-from archsim.trace.schema import MATMUL_KINDS
 from archsim.transforms import apply_transforms
 
 H100 = {"extends": "h100_sxm"}

@@ -184,7 +184,6 @@ def test_tree_all_reduce_and_launch_latency_by_hand():
     links = [{"src": d, "dst": "sw", "bandwidth": "1 GB/s", "latency": "2 ns"}
              for d in ("d0", "d1", "d2", "d3")]
     h = hw(["d0", "d1", "d2", "d3"], links=links, switches=["sw"])
-    from archsim.hardware import load_hardware
     import dataclasses
     h = dataclasses.replace(h, collective=dataclasses.replace(
         h.collective, algorithm="tree", launch_latency_s=5e-6))

@@ -100,8 +100,7 @@ class Scheduler:
         recs = [None] * n if records else None
         arrived: dict = {}
         transfers: list = []
-        dev_free, link_free = self.dev_free, self.link_free
-        system = self.system
+        dev_free = self.dev_free
         first_start = None
         for i in range(n):
             op, where, c = ops[i], assignment[i], costs[i]
@@ -136,7 +135,7 @@ class Scheduler:
         step_end = max(end) if n else self.finish
         start = t_bar if barrier else (self.finish if first_start is None else first_start)
         return self._close(ops, assignment, end, arrived, start,
-                           step_end, recs, transfers, link_free)
+                           step_end, recs, transfers)
 
     # ---- pieces ----------------------------------------------------------------------------
     def _single_queue(self, ops, assignment) -> bool:
@@ -166,9 +165,9 @@ class Scheduler:
             t += sum(c.duration_ps for c in costs)
         self.dev_free[dev] = t
         return self._close(ops, [dev] * len(ops) if self._keep else None, end, {}, start, t,
-                           recs, [], self.link_free)
+                           recs, [])
 
-    def _close(self, ops, assignment, end, arrived, start, step_end, recs, transfers, link_free):
+    def _close(self, ops, assignment, end, arrived, start, step_end, recs, transfers):
         if self._keep:
             self._ops.append(ops)
             self._ends.append(end)

@@ -7,7 +7,6 @@ state across steps; the counts are priced once at the end (:mod:`archsim.pricing
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import defaultdict
 from operator import attrgetter, is_, itemgetter
@@ -18,7 +17,7 @@ from ..devices.base import OpCost
 from ..errors import SimulationError
 from ..hardware import HardwareConfig
 from ..mapping import Mapper
-from ..trace.schema import Op, OpKind, Trace
+from ..trace.schema import OpKind, Trace
 from .scheduler import Scheduler
 from .system import System
 
@@ -69,7 +68,7 @@ class Simulator:
         hit = self._by_id.get((where, id(op)))
         if hit is not None and hit[0] is op:
             return hit[1]
-        key = (where, op_key(op))
+        key = (where, op.signature())
         c = self._memo.get(key)
         if c is None:
             c = self._memo[key] = dev.op_cost(op)
@@ -95,7 +94,7 @@ class Simulator:
             elif type(w) is tuple or op.kind is transfer:
                 append(cost(w, op))
             else:
-                key = (w, op_key(op))
+                key = (w, op.signature())
                 c = memo.get(key)
                 if c is None:
                     c = memo[key] = devices[w].op_cost(op)
@@ -210,31 +209,6 @@ class Simulator:
 
 
 _first, _second = itemgetter(0), itemgetter(1)
-_SIGNED = ("kind", "shape", "dtype", "flops", "bytes_read", "bytes_written", "weight_bytes",
-           "kv_bytes", "weight_dtype", "kv_dtype", "measured_ns", "measured_energy_j", "attrs")
-_NESTED = (dict, list, tuple, set)
-
-
-def _op_key(op) -> tuple:
-    """:meth:`Op.signature`, the same tuple, computed faster: attributes whose values are all
-    scalars (not dict, list, tuple or set) are frozen as their sorted items."""
-    a = op.attrs
-    if a:
-        for v in a.values():
-            if isinstance(v, _NESTED):
-                return op.signature()
-        a = tuple(sorted(a.items()))
-    else:
-        a = None
-    return (op.kind, tuple(sorted(op.shape.items())), op.dtype, op.flops, op.bytes_read,
-            op.bytes_written, op.weight_bytes, op.kv_bytes, op.weight_dtype, op.kv_dtype,
-            op.measured_ns, op.measured_energy_j, a)
-
-
-#: the memo key of an op: :meth:`Op.signature` (:func:`_op_key` while ``Op`` has exactly the
-#: fields it was written for; ``tests/test_engine_fast.py`` checks they agree)
-op_key = _op_key if {f.name for f in dataclasses.fields(Op)} == {
-    "id", "name", "layer", "deps", "prior", "devices", *_SIGNED} else Op.signature
 
 
 def _lookback(steps) -> int:

@@ -120,14 +120,24 @@ class Op:
         when a field is added to :class:`Op` and not here). Attributes are frozen recursively.
         """
         a = self.attrs
+        if a:
+            for v in a.values():
+                if isinstance(v, _NESTED):
+                    a = _frozen(a)
+                    break
+            else:                           # scalar attributes: frozen as their sorted items
+                a = tuple(sorted(a.items()))
         return (self.kind, tuple(sorted(self.shape.items())), self.dtype, self.flops,
                 self.bytes_read, self.bytes_written, self.weight_bytes, self.kv_bytes,
                 self.weight_dtype, self.kv_dtype, self.measured_ns, self.measured_energy_j,
-                _frozen(a) if a else None)
+                a or None)
 
 
 #: fields that say where an op sits (graph position, name, pins), not what it costs
 IDENTITY_FIELDS = frozenset({"id", "name", "layer", "deps", "prior", "devices"})
+
+
+_NESTED = (dict, list, tuple, set)
 
 
 def _frozen(v):

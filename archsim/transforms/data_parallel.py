@@ -13,7 +13,7 @@ import dataclasses
 from typing import Literal
 
 from ..config.schema import param
-from ..trace.schema import Step, Trace
+from ..trace.schema import Trace
 from .base import Transform, pinned_error, register_transform
 
 

@@ -52,10 +52,10 @@ def patch_step(prev_logical, cur_logical, prev_ops, recipe) -> list:
 class StepBuilder:
     """The ops of one transformed step."""
 
-    def __init__(self, planner: _Planner, step: Step, prev_last) -> None:
+    def __init__(self, planner, step: Step, prev_last) -> None:
         self.pl, self.step, self.prev_last = planner, step, prev_last
         self.ops: list = []
-        self.recipe: dict = {}  # logical op id -> [(transformed index, make)], static ops left out
+        self.recipe: dict = {}  # logical op id -> [(index, make, key)]; static ops left out
         self.where: dict = {}   # (replica, mb, logical id) -> {tensor rank or unit: new id}
         self._sends: dict = {}
 
