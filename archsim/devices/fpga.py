@@ -197,7 +197,8 @@ class Fpga(Device):
         for st in streams:
             for k, v in st.commands.items():
                 acts[f"hbm.{k}"] = acts.get(f"hbm.{k}", 0.0) + float(v)
-            acts["hbm.channel_cycle"] = acts.get("hbm.channel_cycle", 0.0) + st.channel_cycles
+            acts["hbm.channel_cycle"] = acts.get("hbm.channel_cycle", 0.0) + \
+                float(math.ceil(st.channel_cycles))
         if streams:
             acts["hbm.io_bit"] = float(sum(st.bytes for st in streams) * 8)
         acts["cycles"] = float(cyc)

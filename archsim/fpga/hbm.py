@@ -120,8 +120,9 @@ def stream(hbm: str, channels: int, nbytes: int, *, chunk: int = 0, stride: int 
     if per <= exact_limit:
         return simulate_stream(hbm, channels, per, chunk, stride, write)
     moved = per * channels
-    return StreamCost(fixed + moved / rate, {k: v * moved for k, v in per_byte.items()}, moved,
-                      channels)
+    # commands are whole: the steady-state mix, rounded
+    return StreamCost(fixed + moved / rate,
+                      {k: round(v * moved) for k, v in per_byte.items()}, moved, channels)
 
 
 def efficiency(hbm: str, channels: int, *, chunk: int = 0, stride: int = 0,
