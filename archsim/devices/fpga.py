@@ -67,11 +67,30 @@ class FpgaConfig:
     def validate(self):
         if self.mv.tile[0] != 1:
             return (("mv", "tile"), f"a matrix-vector unit has m = 1, got {self.mv.tile[0]}")
+        bad = _check_hbm_spec(self.part)
+        if bad is not None:
+            return bad
         return check_resources(self.part, {"mv": self.mv, "mm": self.mm}, self.sfu,
                                self.buffers, self.hbm)
 
     def resource_use(self) -> dict:
         return resource_use(self.part, {"mv": self.mv, "mm": self.mm}, self.sfu, self.buffers)
+
+
+def _check_hbm_spec(part: FpgaPart):
+    """The part's HBM spec must have the part's pseudo-channels and datasheet peak (2 %)."""
+    try:
+        spec = H.load_hbm(part.hbm)
+    except ConfigError as e:
+        return (("part", "hbm"), e.message)
+    if spec.n_channels != part.hbm_pseudo_channels:
+        return (("part", "hbm"), f"HBM spec {part.hbm!r} has {spec.n_channels} pseudo-channels, "
+                f"the part {part.hbm_pseudo_channels}")
+    peak = spec.peak_bandwidth_bytes_per_s
+    if abs(peak / part.hbm_bandwidth_bytes_per_s - 1) > 0.02:
+        return (("part", "hbm"), f"HBM spec {part.hbm!r} peaks at {peak / 1e9:.1f} GB/s, the "
+                f"part's datasheet at {part.hbm_bandwidth_bytes_per_s / 1e9:.1f} GB/s")
+    return None
 
 
 @register_device

@@ -150,3 +150,10 @@ def test_both_design_points_run_and_accllm_is_faster(flightllm, accllm, root):
     a = run(accllm, _wl(root, "llama2_7b_accllm.yaml"))
     assert 0 < f.tokens_per_s < a.tokens_per_s
     assert 25 < f.average_power_w < 225 and 25 < a.average_power_w < 225
+
+
+def test_the_parts_hbm_spec_must_match_its_datasheet(flightllm):
+    with pytest.raises(ConfigError, match="peaks at 460.8 GB/s, the part's datasheet at 300.0"):
+        load_hardware(flightllm, ["devices.fpga.part.hbm_bandwidth=300 GB/s"])
+    with pytest.raises(ConfigError, match="has 32 pseudo-channels, the part 16"):
+        load_hardware(flightllm, ["devices.fpga.part.hbm_pseudo_channels=16"])
