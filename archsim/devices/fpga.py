@@ -110,9 +110,14 @@ class Fpga(Device):
     def _array_cycles(self, op: Op, unit: MatrixUnit, name: str, m: int, n: int, k: int,
                       dtype: str, batch: int = 1) -> tuple:
         """``(cycles, dsp_ops, macs)`` of ``batch`` ``[m,k] x [k,n]`` products on ``unit``."""
+        if op.dtype != unit.activation_dtype:
+            raise ConfigError(f"op {op.name!r} has {op.dtype} activations but the {name} unit "
+                              f"of FPGA device {self.name!r} multiplies "
+                              f"{unit.activation_dtype} activations (activation_dtype)",
+                              key=f"devices.{self.name}.{name}.activation_dtype")
         p = unit.dsp_packing.get(dtype)
         if p is None:
-            raise ConfigError(f"op {op.name!r} needs {dtype} x INT8 multiplies but the {name} "
+            raise ConfigError(f"op {op.name!r} needs {dtype} x {op.dtype} multiplies but the {name} "
                               f"unit of FPGA device {self.name!r} packs only "
                               f"{', '.join(unit.dsp_packing)} (dsp_packing)",
                               key=f"devices.{self.name}.{name}.dsp_packing")

@@ -61,12 +61,19 @@ class FpgaPart:
     bram36: int = param(min=0)
     uram: int = param(min=0)
     hbm: str = param(doc="HBM spec: a preset of archsim/presets/fpga or a .yaml path")
+    hbm_stacks: int = param(min=1)
     hbm_pseudo_channels: int = param(min=1)
     hbm_capacity_bytes: float = quantity("size", min=0, min_exclusive=True)
     hbm_bandwidth_bytes_per_s: float = quantity("bandwidth", min=0, min_exclusive=True,
                                                 doc="datasheet peak (the spec must agree)")
     max_power_w: float = quantity("power", min=0, min_exclusive=True)
     shell: ResourceUse = param(default_factory=ResourceUse, doc="reserved by the platform")
+
+    def validate(self):
+        if self.hbm_pseudo_channels % self.hbm_stacks:
+            return (("hbm_pseudo_channels",), f"{self.hbm_pseudo_channels} pseudo-channels do "
+                    f"not divide evenly over {self.hbm_stacks} stacks")
+        return None
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class MatrixUnit:
     lanes_dtype: str = param(doc="weight dtype the tile's lane count is given at")
     packing_source: str = param()
     cores: int = param(default=1, min=1)
+    activation_dtype: str = param(default="int8", doc="the activations the packing assumes; "
+                                  "ops with other activations are refused")
     sparse_nm: tuple[str, ...] = param(default=(), doc="N:M patterns whose zeros it skips "
                                        "(e.g. '2:4'); other sparse weights are refused")
     pipeline_cycles: int = param(default=0, min=0, doc="fill + drain per op")
@@ -94,6 +103,8 @@ class MatrixUnit:
                 return (("dsp_packing", dt), f"unknown dtype {dt!r}")
             if not isinstance(p, int) or p < 1:
                 return (("dsp_packing", dt), f"expected a positive integer, got {p!r}")
+        if self.activation_dtype not in DTYPE_BITS:
+            return (("activation_dtype",), f"unknown dtype {self.activation_dtype!r}")
         if self.lanes_dtype not in self.dsp_packing:
             return (("lanes_dtype",), f"{self.lanes_dtype!r} has no dsp_packing entry")
         for i, s in enumerate(self.sparse_nm):

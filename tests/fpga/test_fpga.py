@@ -67,7 +67,7 @@ def test_too_many_channels_from_the_command_line(flightllm):
 
 def test_a_bit_width_the_engine_cannot_multiply_is_refused(flightllm, root):
     w = _wl(root, "llama2_7b_flightllm.yaml", precision={"weights": "int2"})
-    with pytest.raises(ConfigError, match="needs int2 x INT8 multiplies but the mm unit"):
+    with pytest.raises(ConfigError, match="needs int2 x int8 multiplies but the mm unit"):
         run(flightllm, w)
 
 
@@ -129,7 +129,7 @@ def test_long_streams_extrapolate_the_simulated_steady_state():
 
 def test_energy_is_counts_times_table_plus_static_power(flightllm, root):
     res = run(flightllm, _wl(root, "llama2_7b_flightllm.yaml"))
-    dev = res.system.devices["fpga"] if hasattr(res, "system") else _device(flightllm)
+    dev = _device(flightllm)
     table = dev.energy_table()
     info = dev.informational_actions()
     dynamic = sum(n * table[a] * 1e-12 for (d, _, a), n in res.actions.items() if a not in info)
@@ -157,3 +157,9 @@ def test_the_parts_hbm_spec_must_match_its_datasheet(flightllm):
         load_hardware(flightllm, ["devices.fpga.part.hbm_bandwidth=300 GB/s"])
     with pytest.raises(ConfigError, match="has 32 pseudo-channels, the part 16"):
         load_hardware(flightllm, ["devices.fpga.part.hbm_pseudo_channels=16"])
+
+
+def test_activations_the_arrays_do_not_multiply_are_refused(flightllm, root):
+    w = _wl(root, "llama2_7b_flightllm.yaml", precision={"activations": "fp16"})
+    with pytest.raises(ConfigError, match="has fp16 activations but the mm unit"):
+        run(flightllm, w)
