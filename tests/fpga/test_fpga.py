@@ -163,3 +163,13 @@ def test_activations_the_arrays_do_not_multiply_are_refused(flightllm, root):
     w = _wl(root, "llama2_7b_flightllm.yaml", precision={"activations": "fp16"})
     with pytest.raises(ConfigError, match="has fp16 activations but the mm unit"):
         run(flightllm, w)
+
+
+def test_dfx_like_tensor_parallelism_over_the_qsfp_ring_speeds_up_decoding(root):
+    w = {"extends": str(root / "workloads" / "gpt2_medium_dfx.yaml"), "prompt_tokens": 16,
+         "generate_tokens": 3}
+    one = run(str(root / "hw_configs" / "dfx_u280_x1.yaml"), w)
+    four = run(str(root / "hw_configs" / "dfx_u280_x4.yaml"), w)
+    assert four.tpot_s["mean"] < 0.6 * one.tpot_s["mean"]
+    links = four.energy_breakdown_j()["links"]
+    assert links and all(v > 0 for v in links.values())    # all-reduces crossed the ring
