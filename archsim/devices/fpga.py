@@ -117,8 +117,8 @@ class Fpga(Device):
                               key=f"devices.{self.name}.{name}.activation_dtype")
         p = unit.dsp_packing.get(dtype)
         if p is None:
-            raise ConfigError(f"op {op.name!r} needs {dtype} x {op.dtype} multiplies but the {name} "
-                              f"unit of FPGA device {self.name!r} packs only "
+            raise ConfigError(f"op {op.name!r} needs {dtype} x {op.dtype} multiplies but the "
+                              f"{name} unit of FPGA device {self.name!r} packs only "
                               f"{', '.join(unit.dsp_packing)} (dsp_packing)",
                               key=f"devices.{self.name}.{name}.dsp_packing")
         Tm, Tn, Tk = unit.tile
