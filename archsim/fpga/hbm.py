@@ -63,7 +63,8 @@ def _addresses(spec, channels: int, per_channel: int, chunk: int, stride: int) -
     """Byte addresses of ``per_channel`` bytes on each of PCs ``0 .. channels-1``."""
     org = spec.org
     acc = org.access_bytes
-    pc_bytes = org.rows * org.bank_groups * org.banks_per_group * org.ranks * int(org.row_size_bytes)
+    pc_bytes = (org.rows * org.bank_groups * org.banks_per_group * org.ranks
+                * int(org.row_size_bytes))
     n = -(-per_channel // acc)
     if chunk >= stride:                       # sequential
         local = np.arange(n, dtype=np.int64) * acc
