@@ -15,7 +15,8 @@ from .transforms import apply_transforms
 from .workload import Workload, load_workload
 
 _HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
-_WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision"}
+_WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision", "sparsity",
+            "attention_window"}
 
 
 def split_overrides(overrides) -> tuple:

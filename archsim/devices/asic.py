@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config.schema import param, quantity
+from ..trace.formats import refuse_sparse
 from ..trace.schema import Op
 from .base import Device, OpCost, register_device
 from .common import DeviceCost
@@ -51,6 +52,9 @@ class Asic(Device):
 
     def op_cost(self, op: Op) -> OpCost:
         c = self.config
+        if op.attrs and "sparsity" in op.attrs:
+            refuse_sparse(op, self.name, self.kind, "its vector lanes have no index decoder to "
+                          "skip zero weights")
         moved = op.bytes_read + op.bytes_written
         compute = math.ceil(op.flops / c.vector_lanes)
         memory = math.ceil(moved / c.sram_bytes_per_cycle)

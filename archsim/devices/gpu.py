@@ -15,6 +15,7 @@ from typing import Literal
 
 from ..config.schema import param, quantity
 from ..errors import ConfigError
+from ..trace.formats import refuse_sparse
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, OP_KINDS, Op, OpKind
 from ..units import seconds_to_ps
 from .base import Device, OpCost, register_device
@@ -123,6 +124,9 @@ class Gpu(Device):
     def roofline_terms(self, op: Op) -> tuple:
         """``(t_mem, t_cmp)`` in seconds at 100% efficiency: bytes / peak bandwidth and
         FLOPs / peak rate (tensor rate for matmuls and attention, vector rate otherwise)."""
+        if op.attrs and "sparsity" in op.attrs:
+            refuse_sparse(op, self.name, self.kind, "the roofline has no sparse tensor-core "
+                          "rate; dense and sparse kernels differ in more than FLOPs")
         tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
         peak = self._peak(self._tensor if tensor else self._vector, op.dtype,
                           "tensor" if tensor else "vector", op)

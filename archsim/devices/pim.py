@@ -49,9 +49,11 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from ..config.schema import param
+from ..dtypes import DTYPE_BITS
 from ..errors import ConfigError
 from ..pim.mapping import ATTENTION_MAPPINGS, attention_mapping
 from ..pim.spec import DTYPE_BYTES, PimOrganization
+from ..trace.formats import refuse_sparse
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, OpKind
 from .base import Device, OpCost, register_device
 from .common import DeviceCost
@@ -154,6 +156,7 @@ class Pim(Device):
                               "(placement rules)", key="placement")
         s = op.shape
         if op.kind in MATMUL_KINDS:
+            self._check_weights(op)
             return [(int(s["m"]), int(s["n"]), int(s["k"]))]
         n = int(s["batch"]) * int(s["q_len"]) * int(s["heads"])
         C, d = int(s["kv_len"]), int(s["head_dim"])
@@ -163,6 +166,22 @@ class Pim(Device):
                 return [(n // int(s["heads"]), C * int(s["heads"]), d)]
             return [(n, C, d)]
         return [(n, d, C)]
+
+    def _check_weights(self, op: Op) -> None:
+        """Refuse weights the simulated GEMV does not store: N:M sparse, group-wise scaled, or
+        of another width than the MAC units' dtype (the bank rows hold one dtype)."""
+        if op.attrs and "sparsity" in op.attrs:
+            refuse_sparse(op, self.name, self.kind, "its bank MAC units stream dense rows")
+        mac = self.spec.config.mac.dtype
+        if op.attrs and "weight_group" in op.attrs:
+            raise ConfigError(f"op {op.name!r} has group-wise scaled weights, which PIM device "
+                              f"{self.name!r} does not model (its MAC units compute {mac!r}); "
+                              "remove precision.weight_group_size", key=f"devices.{self.name}")
+        wd = op.weight_dtype
+        if wd is not None and DTYPE_BITS.get(wd) != DTYPE_BITS.get(mac):
+            raise ConfigError(f"op {op.name!r} has {wd} weights but the MAC units of PIM device "
+                              f"{self.name!r} compute {mac!r}; the GEMV simulation stores "
+                              f"weights at the MAC width", key=f"devices.{self.name}")
 
     def _concat(self, op: Op):
         """The multi-head score result of ``op`` under the device's attention mapping, or

@@ -40,16 +40,26 @@ FLOPS_PER_ELEMENT = {
 
 @lru_cache(maxsize=1 << 16)  # decode steps repeat every op but attention
 def matmul(id_, name, layer, m, n, k, dtype, wdtype, deps, *, bias, extra_written=0, kv_dtype=None,
-           kv_written_bytes=0) -> Op:
-    """``[m, k] x [k, n] (+ bias[n])``: a GEMV when ``m == 1`` else a GEMM."""
-    weight_bytes = nbytes(k * n + (n if bias else 0), wdtype)
-    flops = 2 * m * n * k + (m * n if bias else 0)
+           kv_written_bytes=0, wfmt=None) -> Op:
+    """``[m, k] x [k, n] (+ bias[n])``: a GEMV when ``m == 1`` else a GEMM.
+
+    ``wfmt`` (a :class:`~archsim.trace.formats.WeightFormat`) stores the weights with group-wise
+    scales and/or N:M sparsity: weight bytes are the format's exact bytes and FLOPs count the
+    stored (non-zero) weights only."""
+    if wfmt is None or wfmt.plain:
+        weight_bytes = nbytes(k * n + (n if bias else 0), wdtype)
+        flops = 2 * m * n * k + (m * n if bias else 0)
+        attrs = {}
+    else:
+        weight_bytes = wfmt.bytes(k, n, bias)
+        flops = 2 * m * wfmt.nonzeros(k, n) + (m * n if bias else 0)
+        attrs = wfmt.attrs()
     read = nbytes(m * k, dtype) + weight_bytes
     written = nbytes(m * n, dtype) if not extra_written else extra_written
     kind = OpKind.GEMV if m == 1 else OpKind.GEMM
     return Op(id_, name, kind, layer, {"m": m, "n": n, "k": k}, dtype, flops, read, written,
               weight_bytes=weight_bytes, kv_bytes=kv_written_bytes, weight_dtype=wdtype,
-              kv_dtype=kv_dtype, deps=tuple(deps))
+              kv_dtype=kv_dtype, deps=tuple(deps), attrs=attrs)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -67,8 +77,9 @@ def elementwise(id_, name, kind, layer, rows, cols, fn, dtype, deps, *, inputs=1
 
 
 def attention(id_, name, kind, layer, batch, heads, kv_heads, q_len, kv_len, head_dim, dtype,
-              kv_dtype, deps) -> Op:
-    """Score ``Q K^T`` or context ``P V`` for ``batch`` sequences against a KV cache."""
+              kv_dtype, deps, attrs=None) -> Op:
+    """Score ``Q K^T`` or context ``P V`` for ``batch`` sequences against a KV cache of
+    ``kv_len`` tokens (the attended keys: the whole context, or sink + window)."""
     macs = batch * heads * q_len * kv_len * head_dim
     kv = nbytes(batch * kv_heads * kv_len * head_dim, kv_dtype)
     if kind is OpKind.ATTENTION_SCORE:
@@ -80,7 +91,7 @@ def attention(id_, name, kind, layer, batch, heads, kv_heads, q_len, kv_len, hea
     shape = {"batch": batch, "heads": heads, "kv_heads": kv_heads, "q_len": q_len,
              "kv_len": kv_len, "head_dim": head_dim}
     return Op(id_, name, kind, layer, shape, dtype, 2 * macs, read, written, kv_bytes=kv,
-              kv_dtype=kv_dtype, deps=tuple(deps))
+              kv_dtype=kv_dtype, deps=tuple(deps), attrs=dict(attrs) if attrs else {})
 
 
 @lru_cache(maxsize=256)
