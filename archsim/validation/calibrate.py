@@ -21,7 +21,8 @@ Traces are split into train and test groups (by trace, model or shape) and the e
 calibrated model are reported on both.
 
 A fit is **refused** (:class:`CalibrationRefused`, nothing written, an existing output file kept)
-when it is worse than its starting point on the training traces (op or step MAPE), or when an
+when it is worse than its starting point on the training traces or on the held-out ones (RMS log
+error of op or step times), or when an
 identified parameter ends at a bound of its search range (an efficiency at ``1e-4`` or 1, a
 launch overhead clipped at 0): the model then cannot represent the data, and a file of such
 numbers would only look calibrated.
@@ -158,8 +159,45 @@ def _samples(hw, loaded):
     return system, ops, steps
 
 
-def fit_device(dev: Gpu, op_samples, step_samples) -> dict:
-    """Calibrated roofline parameters of one device from its op and step samples."""
+#: a fitted kernel floor is kept only when it lowers its kind's loss by at least this fraction
+FLOOR_GAIN = 0.10
+_FLOOR_GRID = 33
+
+
+def fit_floor(tm, tc, meas, floor0: float) -> tuple:
+    """Joint fit of ``be, ce`` and one kernel floor for the ops of one kind.
+
+    The floor is searched on a log grid from 1/100 of the shortest measured time to the longest
+    (then refined around the best point), each candidate with its own ``be, ce`` fit. Returns
+    ``(fit, floor, identified, at_bound)``: the floor is *identified* when it differs from
+    ``floor0`` and lowers the loss by :data:`FLOOR_GAIN` or more (a floor below every op, or a
+    marginal gain on noise, keeps ``floor0``); *at a bound* when it is the longest measured time
+    (every op held at the floor: the data do not show where the roofline starts).
+    """
+    tm, tc, meas = (np.asarray(a, float) for a in (tm, tc, meas))
+    base = fit_efficiencies(tm, tc, meas, np.full_like(tm, floor0))
+    lo, hi = np.log(max(meas.min() / 100, 1e-12)), np.log(meas.max())
+    best_fit, best_f = base, floor0
+    grid = np.exp(np.linspace(lo, hi, _FLOOR_GRID))
+    step = (hi - lo) / (_FLOOR_GRID - 1)
+    for cands in (grid, None):
+        if cands is None:   # refine around the best grid point
+            if best_f == floor0:
+                break
+            c = np.log(best_f)
+            cands = np.exp(np.linspace(max(c - step, lo), min(c + step, hi), 17))
+        for f in cands:
+            r = fit_efficiencies(tm, tc, meas, np.full_like(tm, f), levels=3)
+            if r["loss"] < best_fit["loss"]:
+                best_fit, best_f = r, float(f)
+    if best_f == floor0 or best_fit["loss"] > base["loss"] * (1 - FLOOR_GAIN):
+        return base, floor0, False, False
+    return best_fit, best_f, True, bool(best_f >= meas.max() * (1 - 1e-9))
+
+
+def fit_device(dev: Gpu, op_samples, step_samples, *, fit_floors: bool = True) -> dict:
+    """Calibrated roofline parameters (and, with ``fit_floors``, per-kind kernel floors) of one
+    device from its op and step samples."""
     if not op_samples:
         raise ArchsimError(f"no measured ops on device {dev.name!r} to calibrate from")
     kinds = np.array([s[0].value for s in op_samples])
@@ -167,12 +205,25 @@ def fit_device(dev: Gpu, op_samples, step_samples) -> dict:
     tc = np.array([s[2] for s in op_samples])
     meas = np.array([s[3] for s in op_samples])
     fl = np.array([s[4] for s in op_samples])
+    kind_fits, floors = {}, {}
+    for k in sorted(set(kinds.tolist())):
+        sel = kinds == k
+        if fit_floors:
+            f, floor, ident, at_bound = fit_floor(tm[sel], tc[sel], meas[sel], float(fl[sel][0]))
+            if ident:
+                floors[k] = (floor, at_bound)
+                fl[sel] = floor
+        else:
+            f = fit_efficiencies(tm[sel], tc[sel], meas[sel], fl[sel])
+        kind_fits[k] = f
     g = fit_efficiencies(tm, tc, meas, fl)
     out = {"global": g, "per_kind": {}}
     for k in sorted(set(kinds.tolist())):
         sel = kinds == k
-        f = fit_efficiencies(tm[sel], tc[sel], meas[sel], fl[sel])
-        entry = {"count": int(sel.sum()), "fit": f}
+        f = kind_fits[k]
+        entry = {"count": int(sel.sum()), "fit": f,
+                 "floor": floors[k][0] if k in floors else None,
+                 "floor_at_bound": k in floors and floors[k][1]}
         for p, ident in (("be", "be_identified"), ("ce", "ce_identified")):
             if f[ident]:
                 entry[p] = f[p]
@@ -194,7 +245,8 @@ def fit_device(dev: Gpu, op_samples, step_samples) -> dict:
 
     resid, counts = [], []
     for lst, wall in step_samples:
-        kern = sum(max(f, a / eff(k)[0], b / eff(k)[1]) for k, a, b, f in lst)
+        kern = sum(max(floors[k.value][0] if k.value in floors else f, a / eff(k)[0],
+                       b / eff(k)[1]) for k, a, b, f in lst)
         resid.append(wall - kern)
         counts.append(len(lst))
     if resid:
@@ -228,7 +280,9 @@ def _roofline_yaml(dev: Gpu, fit: dict, source: str) -> dict:
             if e["ce"] is not None:
                 d["compute_efficiency"] = _sig(e["ce"])
             o = old.per_kind.get(k)
-            if o is not None and o.floor_s is not None:
+            if e.get("floor") is not None:
+                d["floor"] = f"{_sig(e['floor'] * 1e9)} ns"
+            elif o is not None and o.floor_s is not None:
                 d["floor"] = f"{_sig(o.floor_s * 1e9)} ns"
         else:  # kind without measurements: keep what the device had
             o = old.per_kind[k]
@@ -244,6 +298,9 @@ def _roofline_yaml(dev: Gpu, fit: dict, source: str) -> dict:
             per[k] = d
     if per:
         r["per_kind"] = per
+    if any(e.get("floor") is not None for e in fit["per_kind"].values()):
+        r["floor_source"] = ("per-kind floors fitted by archsim calibrate (see source)"
+                             + (f"; others: {old.floor_source}" if old.floor_source else ""))
     return r
 
 
@@ -277,24 +334,33 @@ def _at_bounds(fits) -> list:
         check("", f["global"], f["global"]["be"], f["global"]["ce"])
         for k, e in f["per_kind"].items():
             check(f"per_kind.{k}.", e["fit"], e["be"], e["ce"])
+        for k, e in f["per_kind"].items():
+            if e.get("floor_at_bound"):
+                out.append(f"{dev}.per_kind.{k}.floor = {e['floor'] * 1e6:.4g} us, the longest "
+                           "measured time (every op held at the floor)")
         if f.get("launch_overhead_clipped"):
             out.append(f"{dev}.launch_overhead clipped at 0 (the kernels alone exceed the "
                        "measured step times)")
     return out
 
 
-def _refuse_if_bad(fits, before: dict, after: dict, out_path) -> None:
-    """Raise :class:`CalibrationRefused` when the fit is worse than its start on the training
-    traces or has a parameter at a bound (the output file is then left as it was)."""
-    worse = [f"{m.replace('_', ' ')} {before[m]:.2f}% -> {after[m]:.2f}%"
-             for m in ("op_mape", "step_mape")
+def _refuse_if_bad(fits, before: dict, after: dict, out_path, part: str = "training") -> None:
+    """Raise :class:`CalibrationRefused` when the fit is worse than its start on the ``part``
+    traces or has a parameter at a bound (the output file is then left as it was).
+
+    "Worse" is judged by the RMS log error of op and of step times, the fit's own objective and
+    symmetric in over- and under-prediction; MAPE is reported but not used, as it rewards a
+    model that is too fast (an op predicted at 0 s scores 100%, one predicted 3x slow 200%).
+    """
+    worse = [f"{m.split('_')[0]} RMS log error {before[m]:.3f} -> {after[m]:.3f}"
+             for m in ("op_rms_log_error", "step_rms_log_error")
              if before.get(m) is not None and after.get(m) is not None
              and after[m] > before[m] * (1 + 1e-9) + 1e-12]
     bounds = _at_bounds(fits)
     if worse or bounds:
         why = []
         if worse:
-            why.append("worse than the starting point on the training traces (" +
+            why.append(f"worse than the starting point on the {part} traces (" +
                        "; ".join(worse) + ")")
         if bounds:
             why.append("parameters at a bound of their range: " + "; ".join(bounds))
@@ -302,7 +368,8 @@ def _refuse_if_bad(fits, before: dict, after: dict, out_path) -> None:
                                  "not written (an existing file is kept)")
 
 
-def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, seed=0) -> dict:
+def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, seed=0,
+              fit_floors: bool = True) -> dict:
     """Fit ``hw_path``'s roofline devices to ``traces``; write ``out_path`` (hardware YAML).
 
     Returns a report with the fitted parameters, the split, and train/test errors of the
@@ -324,7 +391,8 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
     if not ops:
         raise ArchsimError("the training traces have no measured op times on a roofline (gpu/cpu)"
                            " device")
-    fits = {name: fit_device(system.devices[name], ops[name], steps.get(name, []))
+    fits = {name: fit_device(system.devices[name], ops[name], steps.get(name, []),
+                             fit_floors=fit_floors)
             for name in sorted(ops)}
     with open(hw_path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
@@ -363,14 +431,17 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
                   f"{_fmt(after['train']['op_mape'])}, step MAPE "
                   f"{_fmt(after['train']['step_mape'])}; " + held)
         _refuse_if_bad(fits, before["train"], after["train"], out_path)
+        if test:
+            _refuse_if_bad({}, before["test"], after["test"], out_path, "held-out")
         for name in fits:
             raw["devices"][name]["roofline"]["source"] = source
         _write(tmp, raw, f"# Calibrated from {hw_path} by archsim calibrate.\n")
         load_hardware(tmp)
 
     def errs(r):
-        return None if r is None else {k: r[k] for k in ("op_mape", "step_mape", "op_count",
-                                                         "step_count")}
+        return None if r is None else {k: r[k] for k in (
+            "op_mape", "step_mape", "op_rms_log_error", "step_rms_log_error", "op_count",
+            "step_count")}
 
     return {"output": out_path, "source": source,
             "split": {"by": split_by or "trace", "test_fraction": test_fraction,
@@ -379,7 +450,8 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
                             "compute_efficiency": f["global"]["ce"],
                             "launch_overhead_s": f["launch_overhead_s"],
                             "per_kind": {k: {"count": e["count"], "bandwidth_efficiency": e["be"],
-                                             "compute_efficiency": e["ce"]}
+                                             "compute_efficiency": e["ce"],
+                                             "floor_s": e["floor"]}
                                          for k, e in f["per_kind"].items()}}
                         for n, f in fits.items()},
             "before": {k: errs(v) for k, v in before.items()},

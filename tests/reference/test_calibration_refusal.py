@@ -55,12 +55,13 @@ def test_a_fit_worse_than_its_start_is_refused():
     fit = {"gpu0": {"global": {"be": 0.8, "ce": 0.6, "be_identified": True,
                                "ce_identified": True},
                     "per_kind": {}, "launch_overhead_s": 2e-6}}
-    _refuse_if_bad(fit, {"op_mape": 9.0, "step_mape": 4.0}, {"op_mape": 3.0, "step_mape": 4.0},
+    start = {"op_rms_log_error": 0.9, "step_rms_log_error": 0.4}
+    _refuse_if_bad(fit, start, {"op_rms_log_error": 0.3, "step_rms_log_error": 0.4},
                    "out.yaml")  # better ops, equal steps: accepted
-    with pytest.raises(CalibrationRefused, match=r"worse than the starting point.*step mape "
-                       r"4.00% -> 5.00%.*out.yaml not written"):
-        _refuse_if_bad(fit, {"op_mape": 9.0, "step_mape": 4.0},
-                       {"op_mape": 3.0, "step_mape": 5.0}, "out.yaml")
+    with pytest.raises(CalibrationRefused, match=r"worse than the starting point.*step RMS log "
+                       r"error 0.400 -> 0.500.*out.yaml not written"):
+        _refuse_if_bad(fit, start, {"op_rms_log_error": 0.3, "step_rms_log_error": 0.5},
+                       "out.yaml")
     clipped = {"gpu0": dict(fit["gpu0"], launch_overhead_clipped=True)}
     with pytest.raises(CalibrationRefused, match="launch_overhead clipped at 0"):
-        _refuse_if_bad(clipped, {"op_mape": 9.0}, {"op_mape": 3.0}, "out.yaml")
+        _refuse_if_bad(clipped, start, start, "out.yaml")

@@ -35,9 +35,14 @@ def test_capture_import_validate_calibrate(cli, tmp_path, capsys):
     rep = json.loads(capsys.readouterr().out)
     assert rep["op_count"] == t.num_ops and rep["step_count"] == 5
     assert rep["op_mape"] is not None and rep["step_mape"] is not None
+    # an H100 model fitted to a tiny model's CPU op times: host overhead of tens of us per op
+    # against roofline terms of nanoseconds; the fit drives efficiencies to the bound of their
+    # range, and such a file is refused rather than written
+    capsys.readouterr()
     cal = tmp_path / "cal.yaml"
-    assert cli("calibrate", HW, out / "trace.json.gz", imp, "-o", cal) == 0
-    assert load_hardware(cal).devices["gpu0"].roofline.source.startswith("archsim calibrate")
+    assert cli("calibrate", HW, out / "trace.json.gz", imp, "-o", cal) == 2
+    err = capsys.readouterr().err
+    assert "calibration refused" in err and "at a bound" in err and not cal.exists()
 
 
 def test_capture_errors(cli, tmp_path, capsys):
