@@ -200,8 +200,9 @@ class Gpu(Device):
             else:                                   # [rows, kv_len] x [kv_len, hd]
                 m, n, k = rows, int(sh["head_dim"]), int(sh["kv_len"])
                 split = km.split_kv_attention       # FlashDecoding splits the KV length
+            # a one-row product per KV head (decode without GQA) runs as a batched GEMV
             plan = plan_gemm(m, n, k, batch=batch, a_bytes=q_or_p, b_bytes=op.kv_bytes,
-                             c_bytes=op.bytes_written, pad_m=True, split_k=split, **common)
+                             c_bytes=op.bytes_written, pad_m=m > 1, split_k=split, **common)
         self._plans[op.signature()] = plan
         return plan
 
