@@ -168,3 +168,12 @@ def test_ceil_waves_formula_matches_the_guide_example():
     model = km(sm_count=108, gemm_tiles=("256x128",))
     p = plan(256, 128 * 109, 4096, model)
     assert p.ctas == 109 and p.waves == math.ceil(109 / 108) == 2
+
+
+def test_a_matmul_without_its_shape_is_an_error_not_a_plain_roofline():
+    from archsim.errors import TraceError
+    from archsim.trace.schema import Op
+    _, gpu = t4()
+    op = Op(0, "L0.mystery", OpKind.GEMM, 0, {"rows": 2}, "fp16", 10, 10, 10)
+    with pytest.raises(TraceError, match="'L0.mystery'.*needs m, n, k"):
+        gpu.op_cost(op)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config.schema import param, quantity
-from ..errors import ConfigError
+from ..errors import ConfigError, TraceError
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, OP_KINDS, Op, OpKind
 from ..units import seconds_to_ps
 from .base import Device, OpCost, register_device
@@ -169,8 +169,10 @@ class Gpu(Device):
         return moved / self.config.memory_bandwidth_bytes_per_s, op.flops / peak
 
     def gemm_plan(self, op: Op):
-        """The tiled plan of a matmul or attention op, or ``None`` (no kernel model, other kind,
-        or an op without the shape fields of its kind)."""
+        """The tiled plan of a matmul or attention op, or ``None`` (no kernel model, or another
+        kind). A matmul or attention op without the shape fields of its kind is an error: the
+        kernel model cannot price it, and a plain roofline instead would change the model
+        silently."""
         km = self.config.kernels
         if km is None or not (op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS):
             return None
@@ -203,6 +205,11 @@ class Gpu(Device):
             # a one-row product per KV head (decode without GQA) runs as a batched GEMV
             plan = plan_gemm(m, n, k, batch=batch, a_bytes=q_or_p, b_bytes=op.kv_bytes,
                              c_bytes=op.bytes_written, pad_m=m > 1, split_k=split, **common)
+        else:
+            need = "m, n, k" if op.kind in MATMUL_KINDS else \
+                "batch, heads, kv_heads, q_len, kv_len, head_dim"
+            raise TraceError(f"op {op.name!r} ({op.kind.value}) has shape {dict(sh)}; the GPU "
+                             f"kernel model of {self.config.name} needs {need}")
         self._plans[op.signature()] = plan
         return plan
 
