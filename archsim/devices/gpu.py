@@ -123,7 +123,7 @@ class GpuConfig:
 
 @register_device
 class Gpu(Device):
-    """Roofline GPU (see module docstring)."""
+    """GPU with kernel floors, tiled GEMMs and a host stack (see module docstring)."""
 
     kind = "gpu"
     Config = GpuConfig
@@ -176,13 +176,13 @@ class Gpu(Device):
         km = self.config.kernels
         if km is None or not (op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS):
             return None
-        cached = self._plans.get(op.signature())
-        if cached is not None or op.signature() in self._plans:
+        key = op.signature()
+        cached = self._plans.get(key)
+        if cached is not None:
             return cached
         sh = op.shape
         common = dict(km=km, peak_flop_per_s=self._peak(self._tensor, op.dtype, "tensor", op),
                       bandwidth_bytes_per_s=self.config.memory_bandwidth_bytes_per_s)
-        plan = None
         if op.kind in MATMUL_KINDS and {"m", "n", "k"} <= set(sh):
             a = op.bytes_read - op.weight_bytes
             plan = plan_gemm(int(sh["m"]), int(sh["n"]), int(sh["k"]), batch=1, a_bytes=a,
@@ -210,7 +210,7 @@ class Gpu(Device):
                 "batch, heads, kv_heads, q_len, kv_len, head_dim"
             raise TraceError(f"op {op.name!r} ({op.kind.value}) has shape {dict(sh)}; the GPU "
                              f"kernel model of {self.config.name} needs {need}")
-        self._plans[op.signature()] = plan
+        self._plans[key] = plan
         return plan
 
     def kernel_time_s(self, op: Op) -> float:
