@@ -1,10 +1,22 @@
-"""GPU device: a per-op roofline with achievable efficiencies and a per-kernel launch overhead.
+"""GPU device: shape-aware kernels with a floor, a per-kernel launch gap and a host stack.
 
-Each op is one kernel. Its time is ``launch_overhead + max(flops / (peak * compute_efficiency),
-bytes / (bandwidth * bandwidth_efficiency))`` where the peak is the tensor-core rate of the op's
-dtype for matmuls and attention, and the vector (CUDA-core) rate for element-wise kernels. Every
-parameter lives in the YAML preset so that ``archsim calibrate`` can fit it from measured traces;
-efficiencies may be given per op kind.
+Each op is one kernel. Its duration on the GPU is
+
+    kernel = max(floor[kind], max(t_mem / bandwidth_efficiency, t_cmp / compute_efficiency))
+
+and the GPU is busy for ``launch_overhead + kernel`` (the device-side gap between consecutive
+kernels, then the kernel), or, when the host dispatches ops eagerly and is slower,
+``max(dispatch, launch_overhead + kernel)`` (:mod:`.gpu_host`).
+
+``t_mem`` and ``t_cmp`` are the op's times at 100% of the peaks. With a ``kernels`` section
+(:mod:`.gpu_kernels`) matmuls and attention are tiled GEMMs: tile and wave quantisation, split-K
+and L2 reuse make the efficiency follow from the shape, and the attention score (``Q K^T``: many
+output columns) and context (``P V``: a long reduction) get different plans. Without it (the CPU
+device, which shares this code) ``t_mem = bytes / bandwidth`` and ``t_cmp = FLOPs / peak``. The
+peak is the tensor-core rate of the op's dtype for matmuls and attention, and the vector
+(CUDA-core) rate for element-wise kernels. Every parameter lives in the YAML preset so that
+``archsim calibrate`` can fit the efficiencies from measured traces; they may be given per op
+kind. ``docs/gpu_model.md`` lists every constant and its source.
 
 Energy is priced per action: tensor and vector FLOPs, and DRAM bytes, plus idle power over time.
 """
@@ -14,22 +26,24 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config.schema import param, quantity
-from ..errors import ConfigError
+from ..errors import ConfigError, TraceError
 from ..trace.formats import refuse_sparse
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, OP_KINDS, Op, OpKind
 from ..units import seconds_to_ps
 from .base import Device, OpCost, register_device
 from .common import DeviceCost
-
+from .gpu_host import Software
+from .gpu_kernels import KernelModel, plan_gemm
 
 
 @dataclass(frozen=True)
 class KindEfficiency:
-    """Per-op-kind overrides of the roofline efficiencies and launch overhead."""
+    """Per-op-kind overrides of the roofline efficiencies, launch overhead and kernel floor."""
 
     bandwidth_efficiency: float | None = param(default=None, min=0.0, max=1.0, min_exclusive=True)
     compute_efficiency: float | None = param(default=None, min=0.0, max=1.0, min_exclusive=True)
     launch_overhead_s: float | None = quantity("time", default=None, min=0)
+    floor_s: float | None = quantity("time", default=None, min=0)
 
 
 @dataclass(frozen=True)
@@ -41,12 +55,24 @@ class Roofline:
     launch_overhead_s: float = quantity("time", min=0)
     source: str = param(doc="where the efficiencies come from (measurement, paper, assumption)")
     per_kind: dict[str, KindEfficiency] = param(default_factory=dict)
+    floor_s: float = quantity("time", default=0.0, min=0,
+                              doc="least duration of any kernel (per kind in per_kind)")
+    floor_source: str | None = param(default=None, doc="where the kernel floors come from")
+
+    def floor_for(self, kind: str) -> float:
+        """Least kernel duration of ops of ``kind``, in seconds."""
+        k = self.per_kind.get(kind)
+        return k.floor_s if k is not None and k.floor_s is not None else self.floor_s
 
     def validate(self):
         for k in self.per_kind:
             if k not in OP_KINDS:
                 return (("per_kind", k), f"unknown op kind {k!r}; expected one of "
                         + ", ".join(OP_KINDS))
+        if (self.floor_s or any(k.floor_s for k in self.per_kind.values())) \
+                and not self.floor_source:
+            return (("floor_source",), "kernel floors need a source (measurement, paper or "
+                    "'ASSUMPTION: ...')")
         return None
 
 
@@ -76,6 +102,11 @@ class GpuConfig:
     roofline: Roofline = param()
     energy: GpuEnergy = param()
     cost: DeviceCost = param(default_factory=DeviceCost)
+    kernels: KernelModel | None = param(
+        default=None, doc="tiled-GEMM model (SMs, L2, tiles); absent: plain roofline")
+    software: Software | None = param(
+        default=None, doc="host stack launching the kernels (eager or cuda_graphs); absent: the "
+        "host never binds")
 
     def validate(self):
         from ..dtypes import DTYPE_BITS
@@ -93,7 +124,7 @@ class GpuConfig:
 
 @register_device
 class Gpu(Device):
-    """Roofline GPU (see module docstring)."""
+    """GPU with kernel floors, tiled GEMMs and a host stack (see module docstring)."""
 
     kind = "gpu"
     Config = GpuConfig
@@ -103,6 +134,7 @@ class Gpu(Device):
         from ..units import parse_quantity
         self._tensor = {k: parse_quantity(v, "compute") for k, v in config.tensor_peak.items()}
         self._vector = {k: parse_quantity(v, "compute") for k, v in config.vector_peak.items()}
+        self._plans: dict = {}   # op signature -> GemmPlan (a cache of a pure function)
 
     def _peak(self, table: dict, dtype: str, what: str, op: Op) -> float:
         rate = table.get(dtype)
@@ -122,31 +154,97 @@ class Gpu(Device):
         return be, ce, lo
 
     def roofline_terms(self, op: Op) -> tuple:
-        """``(t_mem, t_cmp)`` in seconds at 100% efficiency: bytes / peak bandwidth and
-        FLOPs / peak rate (tensor rate for matmuls and attention, vector rate otherwise)."""
+        """``(t_mem, t_cmp)`` in seconds at 100% efficiency.
+
+        Without a kernel model: bytes / peak bandwidth and FLOPs / peak rate (tensor rate for
+        matmuls and attention, vector rate otherwise). With one, matmuls and attention are the
+        terms of their best tiled plan (:func:`~.gpu_kernels.plan_gemm`).
+        """
         if op.attrs and "sparsity" in op.attrs:
             refuse_sparse(op, self.name, self.kind, "the roofline has no sparse tensor-core "
                           "rate; dense and sparse kernels differ in more than FLOPs")
+        plan = self.gemm_plan(op)
+        if plan is not None:
+            return plan.t_mem_s, plan.t_cmp_s
         tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
         peak = self._peak(self._tensor if tensor else self._vector, op.dtype,
                           "tensor" if tensor else "vector", op)
         moved = op.bytes_read + op.bytes_written
         return moved / self.config.memory_bandwidth_bytes_per_s, op.flops / peak
 
+    def gemm_plan(self, op: Op):
+        """The tiled plan of a matmul or attention op, or ``None`` (no kernel model, or another
+        kind). A matmul or attention op without the shape fields of its kind is an error: the
+        kernel model cannot price it, and a plain roofline instead would change the model
+        silently."""
+        km = self.config.kernels
+        if km is None or not (op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS):
+            return None
+        key = op.signature()
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached
+        sh = op.shape
+        common = dict(km=km, peak_flop_per_s=self._peak(self._tensor, op.dtype, "tensor", op),
+                      bandwidth_bytes_per_s=self.config.memory_bandwidth_bytes_per_s)
+        if op.kind in MATMUL_KINDS and {"m", "n", "k"} <= set(sh):
+            a = op.bytes_read - op.weight_bytes
+            plan = plan_gemm(int(sh["m"]), int(sh["n"]), int(sh["k"]), batch=1, a_bytes=a,
+                             b_bytes=op.weight_bytes, c_bytes=op.bytes_written,
+                             pad_m=op.kind is not OpKind.GEMV, **common)
+        elif op.kind in ATTENTION_KINDS and {"batch", "heads", "kv_heads", "q_len", "kv_len",
+                                             "head_dim"} <= set(sh):
+            # query heads of one KV group side by side (GQA: each K/V head is read once)
+            kvh = int(sh["kv_heads"])
+            g = int(sh["heads"]) // max(kvh, 1)
+            rows = g * int(sh["q_len"])
+            batch = int(sh["batch"]) * kvh
+            q_or_p = op.bytes_read - op.kv_bytes
+            if op.kind is OpKind.ATTENTION_SCORE:   # [rows, hd] x [hd, kv_len]
+                m, n, k = rows, int(sh["kv_len"]), int(sh["head_dim"])
+                split = False                       # the KV length is the parallel dimension
+            else:                                   # [rows, kv_len] x [kv_len, hd]
+                m, n, k = rows, int(sh["head_dim"]), int(sh["kv_len"])
+                split = km.split_kv_attention       # FlashDecoding splits the KV length
+            # a one-row product per KV head (decode without GQA) runs as a batched GEMV
+            plan = plan_gemm(m, n, k, batch=batch, a_bytes=q_or_p, b_bytes=op.kv_bytes,
+                             c_bytes=op.bytes_written, pad_m=m > 1, split_k=split, **common)
+        else:
+            need = "m, n, k" if op.kind in MATMUL_KINDS else \
+                "batch, heads, kv_heads, q_len, kv_len, head_dim"
+            raise TraceError(f"op {op.name!r} ({op.kind.value}) has shape {dict(sh)}; the GPU "
+                             f"kernel model of {self.config.name} needs {need}")
+        self._plans[key] = plan
+        return plan
+
     def kernel_time_s(self, op: Op) -> float:
-        """Roofline kernel time ``max(t_mem / be, t_cmp / ce)``, without launch overhead."""
+        """Kernel duration ``max(floor, t_mem / be, t_cmp / ce)``, without the launch gap."""
         t_mem, t_cmp = self.roofline_terms(op)
         be, ce, _ = self.kind_params(op.kind)
-        return max(t_mem / be, t_cmp / ce)
+        return max(self.config.roofline.floor_for(op.kind.value), t_mem / be, t_cmp / ce)
 
     def op_cost(self, op: Op) -> OpCost:
         t_mem, t_cmp = self.roofline_terms(op)
         be, ce, launch = self.kind_params(op.kind)
         tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
-        return OpCost(seconds_to_ps(launch + max(t_mem / be, t_cmp / ce)),
-                      {"tensor_flop" if tensor else "vector_flop": op.flops,
-                       "dram_byte": op.bytes_read + op.bytes_written},
-                      {"bound": "memory" if t_mem / be >= t_cmp / ce else "compute"})
+        work = max(t_mem / be, t_cmp / ce)
+        floor = self.config.roofline.floor_for(op.kind.value)
+        busy = launch + max(floor, work)
+        sw = self.config.software
+        host = sw.host_s() if sw is not None else 0.0
+        if floor > work:
+            bound = "floor"
+        else:
+            bound = "memory" if t_mem / be >= t_cmp / ce else "compute"
+        detail = {"bound": "host" if host > busy else bound}
+        plan = self.gemm_plan(op)
+        moved = op.bytes_read + op.bytes_written
+        if plan is not None:
+            detail.update(plan.detail)
+            moved = plan.dram_bytes   # operands re-read past the L2, split-K partial sums
+        return OpCost(seconds_to_ps(max(host, busy)),
+                      {"tensor_flop" if tensor else "vector_flop": op.flops, "dram_byte": moved},
+                      detail)
 
     def energy_table(self) -> dict:
         e = self.config.energy

@@ -1,7 +1,9 @@
 """Fit roofline parameters of GPU-like devices to measured traces (``archsim calibrate``).
 
-Model: an op's kernel time is ``max(t_mem / be, t_cmp / ce)`` (:meth:`Gpu.roofline_terms`) and a
-step's wall time is the sum of its ops' kernel times plus ``launch_overhead`` per op.
+Model: an op's kernel time is ``max(floor, t_mem / be, t_cmp / ce)`` (:meth:`Gpu.roofline_terms`
+gives the terms at the peaks, shape-aware on a GPU with a kernel model; the floors are the
+device's, kept as they are) and a step's wall time is the sum of its ops' kernel times plus
+``launch_overhead`` per op.
 
 1. **Efficiencies** (global, then per op kind): least squares on the log of the op kernel time,
    ``sum (log sim - log measured)^2``, minimised by a coarse-to-fine grid search over
@@ -17,6 +19,13 @@ step's wall time is the sum of its ops' kernel times plus ``launch_overhead`` pe
 
 Traces are split into train and test groups (by trace, model or shape) and the errors of the
 calibrated model are reported on both.
+
+A fit is **refused** (:class:`CalibrationRefused`, nothing written, an existing output file kept)
+when it is worse than its starting point on the training traces or on the held-out ones (RMS log
+error of op or step times), or when an
+identified parameter ends at a bound of its search range (an efficiency at ``1e-4`` or 1, a
+launch overhead clipped at 0): the model then cannot represent the data, and a file of such
+numbers would only look calibrated.
 """
 from __future__ import annotations
 
@@ -37,26 +46,33 @@ from .measured import _load, model_name, validate
 GRID_MIN = 1e-4
 
 
-def _loss_grid(tm, tc, logm, w, be, ce):
+class CalibrationRefused(ArchsimError):
+    """The fit is worse than its start or has a parameter at a bound; nothing was written."""
+
+
+def _loss_grid(tm, tc, lfl, logm, w, be, ce):
     """Weighted squared log error for every (be, ce) pair of the grids (vectorized)."""
     lt_m = np.log(tm)[None, None, :] - np.log(be)[:, None, None]
     lt_c = np.log(np.maximum(tc, 1e-30))[None, None, :] - np.log(ce)[None, :, None]
-    pred = np.maximum(lt_m, lt_c)
+    pred = np.maximum(np.maximum(lt_m, lt_c), lfl[None, None, :])
     return ((pred - logm[None, None, :]) ** 2 * w).sum(axis=-1)
 
 
-def fit_efficiencies(tm, tc, meas, *, levels: int = 4) -> dict:
-    """Least-squares (log) fit of ``be, ce`` to kernel times ``meas`` (all arrays, seconds).
+def fit_efficiencies(tm, tc, meas, floor=None, *, levels: int = 4) -> dict:
+    """Least-squares (log) fit of ``be, ce`` to kernel times ``meas`` (all arrays, seconds);
+    ``floor`` (optional array): each op's least kernel time, not fitted.
 
     Returns ``{"be", "ce", "loss", "be_identified", "ce_identified", "rms_log_error"}``.
     """
     tm, tc, meas = (np.asarray(a, float) for a in (tm, tc, meas))
+    fl = np.zeros_like(tm) if floor is None else np.asarray(floor, float)
     # identical ops (decode steps repeat them) collapse into one weighted point
-    keys, inv = np.unique(np.stack([tm, tc]), axis=1, return_inverse=True)
+    keys, inv = np.unique(np.stack([tm, tc, fl]), axis=1, return_inverse=True)
     inv = inv.ravel()
     w = np.bincount(inv).astype(float)
     logm = np.bincount(inv, weights=np.log(meas)) / w
-    utm, utc = keys[0], keys[1]
+    utm, utc, ufl = keys[0], keys[1], keys[2]
+    lfl = np.log(np.maximum(ufl, 1e-300))
     lo_b, hi_b = np.log(GRID_MIN), 0.0
     lo_c, hi_c = lo_b, 0.0
     n = 61
@@ -64,7 +80,7 @@ def fit_efficiencies(tm, tc, meas, *, levels: int = 4) -> dict:
     for _ in range(levels):
         gb = np.exp(np.linspace(lo_b, hi_b, n))
         gc = np.exp(np.linspace(lo_c, hi_c, n))
-        L = _loss_grid(utm, utc, logm, w, gb, gc)
+        L = _loss_grid(utm, utc, lfl, logm, w, gb, gc)
         i, j = np.unravel_index(np.argmin(L), L.shape)
         # prefer the largest ce (or be) with the same loss: a flat direction stays at the peak
         ties = np.flatnonzero(L[i] <= L[i, j] * (1 + 1e-12) + 1e-300)
@@ -76,8 +92,10 @@ def fit_efficiencies(tm, tc, meas, *, levels: int = 4) -> dict:
         lo_c, hi_c = max(np.log(gc[j]) - sc, np.log(GRID_MIN)), min(np.log(gc[j]) + sc, 0.0)
     be, ce, loss = best
     mem_bound = utm / be >= utc / ce
+    above = np.maximum(utm / be, utc / ce) > ufl   # not held at the floor
     return {"be": float(be), "ce": float(ce), "loss": float(loss),
-            "be_identified": bool(mem_bound.any()), "ce_identified": bool((~mem_bound).any()),
+            "be_identified": bool((mem_bound & above).any()),
+            "ce_identified": bool((~mem_bound & above).any()),
             "rms_log_error": float(np.sqrt(loss / w.sum()))}
 
 
@@ -131,37 +149,91 @@ def _samples(hw, loaded):
                 if not isinstance(dev, Gpu):
                     continue
                 tm, tc = dev.roofline_terms(op)
-                per_dev[dev_name].append((op.kind, tm, tc))
+                fl = dev.config.roofline.floor_for(op.kind.value)
+                per_dev[dev_name].append((op.kind, tm, tc, fl))
                 if op.measured_ns and op.measured_ns > 0:
-                    ops[dev_name].append((op.kind, tm, tc, op.measured_ns * 1e-9))
+                    ops[dev_name].append((op.kind, tm, tc, op.measured_ns * 1e-9, fl))
             if step.measured_ns and len(per_dev) == 1:  # launch overhead: single-device steps
                 (dev_name, lst), = per_dev.items()
                 steps[dev_name].append((lst, step.measured_ns * 1e-9))
     return system, ops, steps
 
 
-def fit_device(dev: Gpu, op_samples, step_samples) -> dict:
-    """Calibrated roofline parameters of one device from its op and step samples."""
+#: a fitted kernel floor is kept only when it lowers its kind's loss by at least this fraction
+FLOOR_GAIN = 0.10
+_FLOOR_GRID = 33
+
+
+def fit_floor(tm, tc, meas, floor0: float) -> tuple:
+    """Joint fit of ``be, ce`` and one kernel floor for the ops of one kind.
+
+    The floor is searched on a log grid from 1/100 of the shortest measured time to the longest
+    (then refined around the best point), each candidate with its own ``be, ce`` fit. Returns
+    ``(fit, floor, identified, at_bound)``: the floor is *identified* when it differs from
+    ``floor0`` and lowers the loss by :data:`FLOOR_GAIN` or more (a floor below every op, or a
+    marginal gain on noise, keeps ``floor0``); *at a bound* when it is the longest measured time
+    (every op held at the floor: the data do not show where the roofline starts).
+    """
+    tm, tc, meas = (np.asarray(a, float) for a in (tm, tc, meas))
+    base = fit_efficiencies(tm, tc, meas, np.full_like(tm, floor0))
+    lo, hi = np.log(max(meas.min() / 100, 1e-12)), np.log(meas.max())
+    best_fit, best_f = base, floor0
+    grid = np.exp(np.linspace(lo, hi, _FLOOR_GRID))
+    step = (hi - lo) / (_FLOOR_GRID - 1)
+    for cands in (grid, None):
+        if cands is None:   # refine around the best grid point
+            if best_f == floor0:
+                break
+            c = np.log(best_f)
+            cands = np.exp(np.linspace(max(c - step, lo), min(c + step, hi), 17))
+        for f in cands:
+            r = fit_efficiencies(tm, tc, meas, np.full_like(tm, f), levels=3)
+            if r["loss"] < best_fit["loss"]:
+                best_fit, best_f = r, float(f)
+    if best_f == floor0 or best_fit["loss"] > base["loss"] * (1 - FLOOR_GAIN):
+        return base, floor0, False, False
+    return best_fit, best_f, True, bool(best_f >= meas.max() * (1 - 1e-9))
+
+
+def fit_device(dev: Gpu, op_samples, step_samples, *, fit_floors: bool = True) -> dict:
+    """Calibrated roofline parameters (and, with ``fit_floors``, per-kind kernel floors) of one
+    device from its op and step samples."""
     if not op_samples:
         raise ArchsimError(f"no measured ops on device {dev.name!r} to calibrate from")
     kinds = np.array([s[0].value for s in op_samples])
     tm = np.array([s[1] for s in op_samples])
     tc = np.array([s[2] for s in op_samples])
     meas = np.array([s[3] for s in op_samples])
-    g = fit_efficiencies(tm, tc, meas)
+    fl = np.array([s[4] for s in op_samples])
+    kind_fits, floors = {}, {}
+    for k in sorted(set(kinds.tolist())):
+        sel = kinds == k
+        if fit_floors:
+            f, floor, ident, at_bound = fit_floor(tm[sel], tc[sel], meas[sel], float(fl[sel][0]))
+            if ident:
+                floors[k] = (floor, at_bound)
+                fl[sel] = floor
+        else:
+            f = fit_efficiencies(tm[sel], tc[sel], meas[sel], fl[sel])
+        kind_fits[k] = f
+    g = fit_efficiencies(tm, tc, meas, fl)
     out = {"global": g, "per_kind": {}}
     for k in sorted(set(kinds.tolist())):
         sel = kinds == k
-        f = fit_efficiencies(tm[sel], tc[sel], meas[sel])
-        entry = {"count": int(sel.sum()), "fit": f}
+        f = kind_fits[k]
+        entry = {"count": int(sel.sum()), "fit": f,
+                 "floor": floors[k][0] if k in floors else None,
+                 "floor_at_bound": k in floors and floors[k][1]}
         for p, ident in (("be", "be_identified"), ("ce", "ce_identified")):
             if f[ident]:
                 entry[p] = f[p]
             else:  # not bound anywhere: inherit the global value if predictions do not change
                 trial = dict(be=f["be"], ce=f["ce"])
                 trial[p] = g[p]
-                same = np.allclose(np.maximum(tm[sel] / trial["be"], tc[sel] / trial["ce"]),
-                                   np.maximum(tm[sel] / f["be"], tc[sel] / f["ce"]), rtol=1e-9)
+                same = np.allclose(
+                    np.maximum(fl[sel], np.maximum(tm[sel] / trial["be"], tc[sel] / trial["ce"])),
+                    np.maximum(fl[sel], np.maximum(tm[sel] / f["be"], tc[sel] / f["ce"])),
+                    rtol=1e-9)
                 entry[p] = None if same else f[p]
         out["per_kind"][k] = entry
 
@@ -173,12 +245,15 @@ def fit_device(dev: Gpu, op_samples, step_samples) -> dict:
 
     resid, counts = [], []
     for lst, wall in step_samples:
-        kern = sum(max(a / eff(k)[0], b / eff(k)[1]) for k, a, b in lst)
+        kern = sum(max(floors[k.value][0] if k.value in floors else f, a / eff(k)[0],
+                       b / eff(k)[1]) for k, a, b, f in lst)
         resid.append(wall - kern)
         counts.append(len(lst))
     if resid:
         r, c = np.array(resid), np.array(counts, float)
-        out["launch_overhead_s"] = float(max(0.0, (r * c).sum() / (c * c).sum()))
+        lo = float((r * c).sum() / (c * c).sum())
+        out["launch_overhead_s"] = max(0.0, lo)
+        out["launch_overhead_clipped"] = lo < 0
     else:
         out["launch_overhead_s"] = None  # no step times: keep the device's value
     return out
@@ -191,6 +266,10 @@ def _roofline_yaml(dev: Gpu, fit: dict, source: str) -> dict:
     r = {"bandwidth_efficiency": _sig(fit["global"]["be"]),
          "compute_efficiency": _sig(fit["global"]["ce"]),
          "launch_overhead": f"{_sig(lo * 1e9)} ns", "source": source}
+    if old.floor_s or old.floor_source:   # the floors are the device's, not fitted: kept
+        r["floor"] = f"{_sig(old.floor_s * 1e9)} ns"
+        if old.floor_source:
+            r["floor_source"] = old.floor_source
     per = {}
     for k in sorted(set(fit["per_kind"]) | set(old.per_kind)):
         e = fit["per_kind"].get(k)
@@ -200,6 +279,11 @@ def _roofline_yaml(dev: Gpu, fit: dict, source: str) -> dict:
                 d["bandwidth_efficiency"] = _sig(e["be"])
             if e["ce"] is not None:
                 d["compute_efficiency"] = _sig(e["ce"])
+            o = old.per_kind.get(k)
+            if e.get("floor") is not None:
+                d["floor"] = f"{_sig(e['floor'] * 1e9)} ns"
+            elif o is not None and o.floor_s is not None:
+                d["floor"] = f"{_sig(o.floor_s * 1e9)} ns"
         else:  # kind without measurements: keep what the device had
             o = old.per_kind[k]
             if o.bandwidth_efficiency:
@@ -208,10 +292,15 @@ def _roofline_yaml(dev: Gpu, fit: dict, source: str) -> dict:
                 d["compute_efficiency"] = o.compute_efficiency
             if o.launch_overhead_s is not None:
                 d["launch_overhead"] = f"{_sig(o.launch_overhead_s * 1e9)} ns"
+            if o.floor_s is not None:
+                d["floor"] = f"{_sig(o.floor_s * 1e9)} ns"
         if d:
             per[k] = d
     if per:
         r["per_kind"] = per
+    if any(e.get("floor") is not None for e in fit["per_kind"].values()):
+        r["floor_source"] = ("per-kind floors fitted by archsim calibrate (see source)"
+                             + (f"; others: {old.floor_source}" if old.floor_source else ""))
     return r
 
 
@@ -228,7 +317,59 @@ def _fmt(v):
     return "n/a" if v is None else f"{v:.1f}%"
 
 
-def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, seed=0) -> dict:
+#: relative margin within which a fitted efficiency counts as sitting at a bound of its grid
+_AT_BOUND = 1e-3
+
+
+def _at_bounds(fits) -> list:
+    """``device.parameter`` names of identified parameters that ended at a search bound."""
+    out = []
+    for dev, f in fits.items():
+        def check(where, fit, be, ce):
+            for p, v, ident in (("bandwidth_efficiency", be, fit["be_identified"]),
+                                ("compute_efficiency", ce, fit["ce_identified"])):
+                if ident and v is not None and (v >= 1 - _AT_BOUND
+                                                or v <= GRID_MIN * (1 + _AT_BOUND)):
+                    out.append(f"{dev}.{where}{p} = {v:.4g}")
+        check("", f["global"], f["global"]["be"], f["global"]["ce"])
+        for k, e in f["per_kind"].items():
+            check(f"per_kind.{k}.", e["fit"], e["be"], e["ce"])
+        for k, e in f["per_kind"].items():
+            if e.get("floor_at_bound"):
+                out.append(f"{dev}.per_kind.{k}.floor = {e['floor'] * 1e6:.4g} us, the longest "
+                           "measured time (every op held at the floor)")
+        if f.get("launch_overhead_clipped"):
+            out.append(f"{dev}.launch_overhead clipped at 0 (the kernels alone exceed the "
+                       "measured step times)")
+    return out
+
+
+def _refuse_if_bad(fits, before: dict, after: dict, out_path, part: str = "training") -> None:
+    """Raise :class:`CalibrationRefused` when the fit is worse than its start on the ``part``
+    traces or has a parameter at a bound (the output file is then left as it was).
+
+    "Worse" is judged by the RMS log error of op and of step times, the fit's own objective and
+    symmetric in over- and under-prediction; MAPE is reported but not used, as it rewards a
+    model that is too fast (an op predicted at 0 s scores 100%, one predicted 3x slow 200%).
+    """
+    worse = [f"{m.split('_')[0]} RMS log error {before[m]:.3f} -> {after[m]:.3f}"
+             for m in ("op_rms_log_error", "step_rms_log_error")
+             if before.get(m) is not None and after.get(m) is not None
+             and after[m] > before[m] * (1 + 1e-9) + 1e-12]
+    bounds = _at_bounds(fits)
+    if worse or bounds:
+        why = []
+        if worse:
+            why.append(f"worse than the starting point on the {part} traces (" +
+                       "; ".join(worse) + ")")
+        if bounds:
+            why.append("parameters at a bound of their range: " + "; ".join(bounds))
+        raise CalibrationRefused("calibration refused, " + " and ".join(why) + f"; {out_path} "
+                                 "not written (an existing file is kept)")
+
+
+def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, seed=0,
+              fit_floors: bool = True) -> dict:
     """Fit ``hw_path``'s roofline devices to ``traces``; write ``out_path`` (hardware YAML).
 
     Returns a report with the fitted parameters, the split, and train/test errors of the
@@ -250,7 +391,8 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
     if not ops:
         raise ArchsimError("the training traces have no measured op times on a roofline (gpu/cpu)"
                            " device")
-    fits = {name: fit_device(system.devices[name], ops[name], steps.get(name, []))
+    fits = {name: fit_device(system.devices[name], ops[name], steps.get(name, []),
+                             fit_floors=fit_floors)
             for name in sorted(ops)}
     with open(hw_path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
@@ -288,14 +430,18 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
                   f"({sum(len(v) for v in ops.values())} ops); train op MAPE "
                   f"{_fmt(after['train']['op_mape'])}, step MAPE "
                   f"{_fmt(after['train']['step_mape'])}; " + held)
+        _refuse_if_bad(fits, before["train"], after["train"], out_path)
+        if test:
+            _refuse_if_bad({}, before["test"], after["test"], out_path, "held-out")
         for name in fits:
             raw["devices"][name]["roofline"]["source"] = source
         _write(tmp, raw, f"# Calibrated from {hw_path} by archsim calibrate.\n")
         load_hardware(tmp)
 
     def errs(r):
-        return None if r is None else {k: r[k] for k in ("op_mape", "step_mape", "op_count",
-                                                         "step_count")}
+        return None if r is None else {k: r[k] for k in (
+            "op_mape", "step_mape", "op_rms_log_error", "step_rms_log_error", "op_count",
+            "step_count")}
 
     return {"output": out_path, "source": source,
             "split": {"by": split_by or "trace", "test_fraction": test_fraction,
@@ -304,7 +450,8 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
                             "compute_efficiency": f["global"]["ce"],
                             "launch_overhead_s": f["launch_overhead_s"],
                             "per_kind": {k: {"count": e["count"], "bandwidth_efficiency": e["be"],
-                                             "compute_efficiency": e["ce"]}
+                                             "compute_efficiency": e["ce"],
+                                             "floor_s": e["floor"]}
                                          for k, e in f["per_kind"].items()}}
                         for n, f in fits.items()},
             "before": {k: errs(v) for k, v in before.items()},

@@ -26,6 +26,8 @@ def add_commands(subparsers) -> None:
                    help="group traces by model or by shape (batch, prompt, generate) so that a "
                         "held-out group is unseen in training (default: each trace a group)")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
+    p.add_argument("--keep-floors", action="store_true",
+                   help="keep the devices' kernel floors instead of fitting one per op kind")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_calibrate)
 
@@ -45,7 +47,7 @@ def cmd_validate(args) -> int:
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
     rep = calibrate(args.hw, args.traces, args.output, test_fraction=args.test_fraction,
-                    split_by=args.split_by, seed=args.seed)
+                    split_by=args.split_by, seed=args.seed, fit_floors=not args.keep_floors)
     if args.json:
         print(json.dumps(rep, indent=1))
         return 0
@@ -57,6 +59,10 @@ def cmd_calibrate(args) -> int:
               f"{d['compute_efficiency']:.4g}, launch_overhead "
               + ("unchanged" if d["launch_overhead_s"] is None
                  else f"{d['launch_overhead_s'] * 1e6:.3g} us"))
+        floors = {k: e["floor_s"] for k, e in d["per_kind"].items() if e.get("floor_s")}
+        if floors:
+            print("  fitted kernel floors: " + ", ".join(f"{k} {v * 1e6:.3g} us"
+                                                         for k, v in floors.items()))
     for part in ("train", "test"):
         b, a = rep["before"][part], rep["after"][part]
         if a is None:

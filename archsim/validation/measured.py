@@ -104,6 +104,7 @@ def summarize(hw: HardwareConfig, traces, pairs) -> dict:
                       for p, t in traces],
            "op_mape": o["mape"], "op_max_error": o["max_error"], "op_bias": o["bias"],
            "op_pearson": o["pearson"], "op_count": o["count"],
+           "op_rms_log_error": o["rms_log_error"], "step_rms_log_error": s["rms_log_error"],
            "step_mape": s["mape"], "step_max_error": s["max_error"], "step_bias": s["bias"],
            "step_pearson": s["pearson"], "step_count": s["count"],
            "ops": o, "steps": s}
