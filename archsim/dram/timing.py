@@ -35,6 +35,10 @@ import types
 import numpy as np
 from numba import njit
 
+from ..numba_cache import install as _install_numba_cache
+
+_install_numba_cache()  # compiled kernels are cached per user, never in the package
+
 INF = 1 << 62
 LOG_COLS = 8  # cycle, command, rank, bank group, bank, row, column, request (-1 for none)
 
