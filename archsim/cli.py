@@ -61,8 +61,7 @@ def _add_check(sub):
 def check_file(path) -> str:
     """Validate one file, guessing its type; returns a description of what it is."""
     from .config.yamlio import load_file
-    from .api import is_trace_path
-    if is_trace_path(path):
+    if os.fspath(path).endswith((".json", ".json.gz")):
         from .trace.io import load_trace
         t = load_trace(path)
         return f"trace with {len(t.steps)} steps, {t.num_ops} ops"
