@@ -6,7 +6,7 @@ import os
 
 from .capacity import check_fits, max_batch
 from .engine.simulator import Simulator
-from .errors import ConfigError
+from .errors import ArchsimError, ConfigError
 from .hardware import HardwareConfig, load_hardware
 from .trace.generate import generate_trace
 from .trace.io import load_trace
@@ -14,7 +14,8 @@ from .trace.schema import Trace
 from .transforms import apply_transforms
 from .workload import Workload, load_workload
 
-_HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
+_HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends", "groups",
+            "allow_unused_devices", "switches", "collective", "parallelism", "transforms"}
 _WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision"}
 
 
@@ -35,8 +36,13 @@ def split_overrides(overrides) -> tuple:
         elif head in _WL_KEYS:
             wl.append(item)
         else:
-            raise ConfigError(f"--set {item!r}: cannot tell whether {head!r} is a hardware or a "
-                              "workload key; prefix it with 'hw.' or 'workload.'")
+            import difflib
+            close = difflib.get_close_matches(head, sorted(_HW_KEYS | _WL_KEYS), n=1)
+            hint = f"unknown key {head!r}; did you mean {close[0]!r}?" if close else \
+                f"cannot tell whether {head!r} is a hardware or a workload key"
+            if not close:
+                hint += "; prefix it with 'hw.' or 'workload.'"
+            raise ConfigError(f"--set {item!r}: {hint}")
     return hw, wl
 
 
@@ -98,6 +104,31 @@ def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = 
     """
     hw_over, wl_over = split_overrides(overrides)
     hw_cfg = load_hardware(hw, hw_over)
+    try:
+        return _run(hw_cfg, workload, wl_over, timeline, progress)
+    except ArchsimError as e:
+        raise locate_in_hardware(e, hw) from None
+
+
+def locate_in_hardware(err: ArchsimError, hw) -> ArchsimError:
+    """``err`` (raised while simulating, naming a hardware key such as ``links`` but no file)
+    with the design point's file and the line of that key, or of the nearest key it depends
+    on (``placement``, ``devices``) when the file does not write it."""
+    if err.file is not None or not err.key or isinstance(hw, (dict, HardwareConfig)):
+        return err
+    from .config.presets import locate
+    try:
+        located = locate(os.fspath(hw), "hw")
+    except ArchsimError:
+        return err
+    for key in (err.key, "placement", "devices"):
+        if (key,) in located.locs:
+            file, line = located.locs[(key,)]
+            return err.located(file=file, line=line)
+    return err.located(file=located.file)
+
+
+def _run(hw_cfg, workload, wl_over, timeline, progress):
     sim = Simulator(hw_cfg, record_timeline=timeline)
     if isinstance(workload, Trace) or (not isinstance(workload, (dict, Workload))
                                        and is_trace_path(workload)):

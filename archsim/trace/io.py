@@ -6,10 +6,12 @@ expected, as a :class:`~archsim.errors.TraceError`.
 """
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import os
 
+from ..dtypes import DTYPE_BITS
 from ..errors import TraceError
 from ..fsutil import read_json, write_atomic
 from .schema import OP_KINDS, SCHEMA_NAME, SCHEMA_VERSION, Op, OpKind, Phase, Step, Trace
@@ -139,6 +141,11 @@ def _load_op(v: _V, d, path, n_before, earlier_steps=()):
     for k in ("dtype", "weight_dtype", "kv_dtype"):
         if d.get(k) is not None and not isinstance(d[k], str):
             v.fail(f"{path}.{k}", "expected a dtype name")
+        if d.get(k) is not None and d[k] not in DTYPE_BITS:
+            close = difflib.get_close_matches(d[k], list(DTYPE_BITS), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else \
+                f"expected one of {', '.join(DTYPE_BITS)}"
+            v.fail(f"{path}.{k}", f"unknown dtype {d[k]!r}; {hint}")
     devices = d.get("devices", [])
     if not isinstance(devices, list) or not all(isinstance(x, str) and x for x in devices):
         v.fail(f"{path}.devices", "expected a list of device names")
