@@ -81,7 +81,8 @@ def resolve_batch(hw: HardwareConfig, w: Workload) -> Workload:
     return dataclasses.replace(w, batch_size=max_batch(w, hw, build))
 
 
-def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = False):
+def run(hw, workload, *, overrides=(), timeline=False, progress: bool = False,
+        force: bool = False):
     """Simulate ``workload`` (YAML path, dict, Workload, trace path or Trace) on ``hw``.
 
     The layers in order: configs are loaded and validated; the workload becomes an analytic
@@ -95,8 +96,13 @@ def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = 
         A workload is turned into an analytic trace; a trace (``.json``/``.json.gz`` path or
         :class:`Trace`) is replayed as is.
     overrides : sequence of ``"key.path=value"``
-    timeline : bool
-        Record every op so that :func:`archsim.write_chrome_trace` can export it.
+    timeline : bool or container of int
+        Record every op so that :func:`archsim.write_chrome_trace` can export it; a container
+        of step indices (:class:`archsim.engine.timeline.Selection`) records only those steps.
+    progress : bool
+        Report progress on stderr (:mod:`archsim.progress`).
+    force : bool
+        Run even when the up-front estimate (:mod:`archsim.guard`) exceeds the limits.
 
     Returns
     -------
@@ -105,7 +111,7 @@ def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = 
     hw_over, wl_over = split_overrides(overrides)
     hw_cfg = load_hardware(hw, hw_over)
     try:
-        return _run(hw_cfg, workload, wl_over, timeline, progress)
+        return _run(hw_cfg, workload, wl_over, timeline, progress, force)
     except ArchsimError as e:
         raise locate_in_hardware(e, hw) from None
 
@@ -128,14 +134,21 @@ def locate_in_hardware(err: ArchsimError, hw) -> ArchsimError:
     return err.located(file=located.file)
 
 
-def _run(hw_cfg, workload, wl_over, timeline, progress):
+def _run(hw_cfg, workload, wl_over, timeline, progress, force):
+    from . import guard
     sim = Simulator(hw_cfg, record_timeline=timeline)
+    recorded = None if timeline is False or isinstance(timeline, bool) else timeline
     if isinstance(workload, Trace) or (not isinstance(workload, (dict, Workload))
                                        and is_trace_path(workload)):
         if wl_over:
             raise ConfigError("--set workload keys cannot change a recorded trace")
         trace = workload if isinstance(workload, Trace) else load_trace(workload)
+        guard.check(guard.estimate_trace(trace, hw_cfg, timeline=timeline is not False,
+                                         recorded=recorded), force=force)
     else:
-        trace, sim = prepare(hw_cfg, load_workload(workload, wl_over), sim)
+        w = load_workload(workload, wl_over)
+        guard.check(guard.estimate_workload(w, hw_cfg, timeline=timeline is not False,
+                                            recorded=recorded), force=force)
+        trace, sim = prepare(hw_cfg, w, sim)
         return sim.run(trace, progress=progress)
     return sim.run(apply_transforms(trace, hw_cfg.trace_transforms(), hw_cfg), progress=progress)

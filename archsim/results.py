@@ -209,8 +209,12 @@ class RunResult:
                          f" {s['energy_j'] * 1e3:.3f} mJ")
         return "\n".join(lines)
 
-    def to_csv(self) -> str:
-        """One row per step: index, phase, context length, duration."""
+    def to_csv(self, table: str = "steps") -> str:
+        """One row per step (index, phase, context length, duration); ``table="kinds"`` or
+        ``"ops"``: per op kind or per op, with energy (:mod:`archsim.optables`)."""
+        if table != "steps":
+            from .optables import to_csv
+            return to_csv(self, table)
         buf = io.StringIO()
         wr = csv.writer(buf)
         wr.writerow(["step", "phase", "batch", "new_tokens", "context_len", "duration_s"])
@@ -219,13 +223,18 @@ class RunResult:
                          f"{int(ps) * PS:.9g}"])
         return buf.getvalue()
 
-    def to_dataframe(self):
-        """Per-step results as a ``pandas.DataFrame`` (needs the ``dataframe`` extra)."""
+    def to_dataframe(self, table: str = "steps"):
+        """Per-step results (or ``table="kinds"`` / ``"ops"``: per op kind or per op, with
+        energy) as a ``pandas.DataFrame`` (needs the ``dataframe`` extra)."""
         try:
             import pandas as pd
         except ImportError:
             raise ImportError("to_dataframe() needs pandas: pip install 'archsim[dataframe]'") \
                 from None
+        if table != "steps":
+            from .optables import rows
+            columns, data = rows(self, table)
+            return pd.DataFrame(data, columns=list(columns))
         return pd.read_csv(io.StringIO(self.to_csv()))
 
 

@@ -181,6 +181,12 @@ def apply_overrides(located: Located, overrides) -> Located:
             if nxt is None:
                 nxt = {}
                 node[p] = nxt
+            elif isinstance(nxt, str):
+                # a preset name (model: gpt2_small) given a key: the preset, extended
+                nxt = {"extends": nxt}
+                located.locs.setdefault(tuple(parts[:i + 1]) + ("extends",),
+                                        located.where(tuple(parts[:i + 1])))
+                node[p] = nxt
             elif not isinstance(nxt, dict):
                 raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")
             else:
