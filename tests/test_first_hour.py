@@ -183,3 +183,33 @@ def test_per_kind_and_per_op_tables_with_energy(capsys, root):
                "--format", "csv", "--table", "ops"])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rc == 0 and len(rows) == len(ops) and rows[0]["op"] == ops.op.iloc[0]
+
+
+# ---- item 6: one price basis for the GPU presets; a partial cost names what it leaves out ----
+
+def test_every_priced_gpu_preset_uses_the_one_price_basis():
+    from archsim.config.presets import list_presets, load_preset
+    priced = {}
+    for name in list_presets("devices"):
+        data = load_preset("devices", name).data
+        cost = data.get("cost") or {}
+        if data.get("kind") == "gpu" and "rental" in cost:
+            assert cost["rental_source"].startswith("GPU price basis (docs/prices.md): "
+                                                    "Splitwise"), name
+            priced[name] = cost["rental"]
+    assert priced == {"a100_80gb": "2.2 USD/h", "h100_sxm": "4.75 USD/h"}  # 17.6 / 8, 38 / 8
+
+
+def test_an_unpriced_device_gives_a_partial_cost_naming_it(capsys, write, gpt2_small):
+    hw = write("hw.yaml", "name: mixed\ndevices:\n  gpu0: {extends: h100_sxm}\n"
+               "  attn: {extends: h20, count: 2}\nplacement:\n  default: gpu0\n  rules:\n"
+               "    - {device: attn0, kinds: [attention_score, attention_context, softmax]}\n"
+               "links:\n  - {src: gpu0, dst: attn0, bandwidth: \"50 GB/s\"}\n"
+               "allow_unused_devices: true\n")
+    rc, out, _ = _err(capsys, ["run", hw, gpt2_small, "--format", "json"])
+    doc = json.loads(out)
+    assert rc == 0 and doc["cost_rate_usd_per_h"] is None and doc["usd_per_mtok"] is None
+    assert doc["partial_cost_rate_usd_per_h"] == 4.75
+    assert doc["cost_unpriced_devices"] == ["attn0", "attn1"]
+    rc, out, _ = _err(capsys, ["run", hw, gpt2_small])
+    assert "partial: " in out and "for the priced devices only; no price for attn0, attn1" in out
