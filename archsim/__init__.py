@@ -28,6 +28,7 @@ _EXPORTS = {
     "device_kinds": ".devices.base",
     "ArchsimError": ".errors", "ConfigError": ".errors", "TraceError": ".errors",
     "SimulationError": ".errors",
+    "json_schema": ".config.jsonschema",
 }
 
 __all__ = list(_EXPORTS) + ["__version__"]
