@@ -213,3 +213,33 @@ def test_an_unpriced_device_gives_a_partial_cost_naming_it(capsys, write, gpt2_s
     assert doc["cost_unpriced_devices"] == ["attn0", "attn1"]
     rc, out, _ = _err(capsys, ["run", hw, gpt2_small])
     assert "partial: " in out and "for the priced devices only; no price for attn0, attn1" in out
+
+
+# ---- item 13: small truths -------------------------------------------------------------------
+
+def test_the_trace_format_example_op_is_what_the_generator_writes(root):
+    import re
+
+    import archsim
+    from archsim.trace.io import op_to_dict
+    text = (root / "docs" / "trace_format.md").read_text()
+    block = text.split("```json", 1)[1].split("```", 1)[0]
+    block = re.sub(r"//[^\n]*", "", block)            # the example carries comments
+    op_text = block[block.index('{ "id": 0'):]
+    depth = 0
+    for i, ch in enumerate(op_text):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            break
+    documented = json.loads(op_text[:i + 1])
+    w = archsim.load_workload(root / "workloads" / "gpt2_small.yaml")
+    assert w.prompt_tokens == documented["shape"]["rows"] == 128 and w.batch_size == 1
+    assert documented == op_to_dict(archsim.generate_trace(w).steps[0].ops[0])
+
+
+def test_ci_installs_the_cpu_build_of_torch_as_the_readme_says(root):
+    ci = (root / ".ci" / "run").read_text()
+    install = [ln for ln in ci.splitlines() if "pip install" in ln and "torch" in ln]
+    assert install and all("--index-url https://download.pytorch.org/whl/cpu" in ln
+                           for ln in install)
+    assert "CI installs the CPU build" in (root / "README.md").read_text()
