@@ -195,7 +195,7 @@ def cmd_trace(args) -> int:
     guard.check(guard.estimate_workload(w), force=args.force)
     t = generate_trace(w)
     with writing(out, "--output"):
-        save_trace(t, out)
+        save_trace(t, out, progress=True)
     print(f"wrote {out}: {len(t.steps)} steps, {t.num_ops} ops")
     return 0
 

@@ -43,9 +43,13 @@ def op_to_dict(op: Op) -> dict:
     return d
 
 
-def trace_to_dict(trace: Trace) -> dict:
+def trace_to_dict(trace: Trace, progress=None) -> dict:
+    """The JSON document of ``trace``; ``progress`` (an object with ``update``) is told of
+    each step converted."""
     steps = []
     for s in trace.steps:
+        if progress is not None:
+            progress.update(1)
         sd = {"index": s.index, "phase": s.phase.value, "batch": s.batch,
               "new_tokens": s.new_tokens, "context_len": s.context_len,
               "ops": [op_to_dict(o) for o in s.ops]}
@@ -63,10 +67,17 @@ def trace_to_dict(trace: Trace) -> dict:
             "workload": trace.workload, "meta": trace.meta, "steps": steps}
 
 
-def save_trace(trace: Trace, path) -> None:
-    """Write ``trace`` to ``path`` (gzip if it ends with ``.gz``), atomically."""
+def save_trace(trace: Trace, path, progress: bool = False) -> None:
+    """Write ``trace`` to ``path`` (gzip if it ends with ``.gz``), atomically; ``progress``
+    reports the steps converted on stderr (:mod:`archsim.progress`)."""
     path = os.fspath(path)
-    data = json.dumps(trace_to_dict(trace), separators=(",", ":")).encode()
+    bar = None
+    if progress:
+        from ..progress import progress_bar
+        bar = progress_bar(len(trace.steps), "step", "trace")
+    data = json.dumps(trace_to_dict(trace, bar), separators=(",", ":")).encode()
+    if bar is not None:
+        bar.close()
     if path.endswith(".gz"):
         data = gzip.compress(data, compresslevel=6, mtime=0)
     write_atomic(path, data)
