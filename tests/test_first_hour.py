@@ -75,10 +75,19 @@ def test_a_bad_output_is_refused_before_simulating(capsys, monkeypatch, tmp_path
 @pytest.mark.parametrize("argv, fragment", [
     (["trace", "{wl}", "-o", "{f}/t.json"], "--output: cannot write '{f}/t.json'"),
     (["trace", "{wl}", "-o", "{d}"], "--output: '{d}' must end in .json or .json.gz"),
+    (["calibrate", "{hw}", "{d}/missing.json", "-o", "{f}/new.yaml"],
+     "--output: cannot write '{f}/new.yaml'"),
+    (["validate", "{hw}", "{d}/missing.json", "--plot", "{f}/p.png"],
+     "--plot: cannot write '{f}/p.png'"),
+    (["import-kineto", "{d}/missing.json", "-o", "{f}/t.json"],
+     "--output: cannot write '{f}/t.json'"),
+    (["capture", "{wl}", "--device", "cpu", "-o", "{f}"],
+     "--output-dir: cannot write into '{f}': it is an existing file"),
+    (["schema", "hw", "-o", "{d}"], "--output: cannot write '{d}': it is a directory"),
 ])
-def test_other_commands_check_their_outputs(capsys, tmp_path, a_file, gpt2_small, argv,
+def test_other_commands_check_their_outputs(capsys, tmp_path, a_file, a100, gpt2_small, argv,
                                             fragment):
-    fill = {"f": str(a_file), "d": str(tmp_path), "wl": gpt2_small}
+    fill = {"f": str(a_file), "d": str(tmp_path), "wl": gpt2_small, "hw": a100}
     rc, _, err = _err(capsys, [a.format(**fill) for a in argv])
     assert rc == 2 and fragment.format(**fill) in err
 
