@@ -1,7 +1,6 @@
 """``archsim capture`` and ``archsim import-kineto``."""
 from __future__ import annotations
 
-
 from ..errors import ArchsimError
 
 
