@@ -136,8 +136,10 @@ def locate_in_hardware(err: ArchsimError, hw) -> ArchsimError:
 
 def _run(hw_cfg, workload, wl_over, timeline, progress, force):
     from . import guard
+    if timeline is None:
+        timeline = False
     sim = Simulator(hw_cfg, record_timeline=timeline)
-    recorded = None if timeline is False or isinstance(timeline, bool) else timeline
+    recorded = None if isinstance(timeline, bool) else timeline
     if isinstance(workload, Trace) or (not isinstance(workload, (dict, Workload))
                                        and is_trace_path(workload)):
         if wl_over:

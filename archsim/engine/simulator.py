@@ -120,7 +120,7 @@ class Simulator:
         if progress:
             from ..progress import progress_bar
             bar = progress_bar(n, "step", "run")
-        timeline = [] if self.record_timeline is not False else None
+        timeline = [] if self.record_timeline not in (False, None) else None
         merged = False
         if self.fast and self.memoize and timeline is None:
             occurrences, link_stats, merged = self._run_fast(steps, lookback, starts, ends, bar)
