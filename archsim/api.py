@@ -14,9 +14,13 @@ from .trace.schema import Trace
 from .transforms import apply_transforms
 from .workload import Workload, load_workload
 
-_HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends", "groups",
-            "allow_unused_devices", "switches", "collective", "parallelism", "transforms"}
+_HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
 _WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision"}
+
+
+#: the other top-level keys of a design point, so that --set routes them without a prefix
+_HW_KEYS = _HW_KEYS | {"groups", "allow_unused_devices", "switches", "collective",
+                       "parallelism", "transforms"}
 
 
 def split_overrides(overrides) -> tuple:
