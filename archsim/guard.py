@@ -14,8 +14,7 @@ the trace is built, from the op counts of one prefill and one decode step:
 
 Measured with ``tracemalloc`` (``python benchmarks/guard_estimates.py``): GPT-2 small and
 Llama-2-7B, 8-token prompt, 1,000 generated tokens: 27.6 kB and 74.5 kB per decode step
-(estimate 27.7 kB and 73.6 kB); a 100-token run with a timeline, exported to Chrome-trace JSON:
-a peak of 1.58 kB and 1.52 kB per op, trace included.
+(estimate 27.7 kB and 73.6 kB); a timeline, see :data:`BYTES_PER_TIMELINE_OP`.
 The limits are :data:`MAX_OPS` and half the machine's physical memory.
 """
 from __future__ import annotations
@@ -28,8 +27,11 @@ from .errors import SimulationError
 #: tracemalloc, GPT-2 small / Llama-2-7B decode steps (see module docstring)
 BYTES_PER_REBUILT_OP = 730
 BYTES_PER_STEP = 200
-#: tracemalloc of a recorded run plus its Chrome-trace export, per op (benchmarks/guard_estimates.py)
-BYTES_PER_TIMELINE_OP = 1500
+#: a recorded timeline and its Chrome-trace export, per op recorded: peak RSS of
+#: ``archsim run hw_configs/pim_gpt.yaml workloads/pim_gpt/gpt2_xl.yaml --timeline x.json.gz``
+#: (1,851,640 kB) minus the same run recording 3 steps (366,572 kB), over its 593,920 ops:
+#: 2.56 kB (tracemalloc, which misses allocator overhead, sees 1.5-1.6 kB on smaller runs)
+BYTES_PER_TIMELINE_OP = 2600
 #: about 17 minutes at OPS_PER_S
 MAX_OPS = 200_000_000
 #: scheduling rate used only to say how long a refused run would take: warm runs of
