@@ -5,29 +5,45 @@ Public API (mirrors the ``archsim`` CLI)::
     import archsim
     result = archsim.run("hw_configs/gpu_a100_80gb.yaml", "workloads/llama2_7b.yaml")
     result.tpot_s["mean"], result.energy_per_token_j, result.to_dict()
+
+The names below are imported on first use (PEP 562), so ``import archsim`` and the CLI's quick
+commands (``--version``, ``list``, ``check``) do not load numba, networkx, SimPy or matplotlib.
 """
+import importlib
+
 __version__ = "0.1.0"
 
-from .api import run
-from .capture import capture, import_kineto
-from .compare import compare
-from .devices.base import Device, OpCost, device_kinds, register_device
-from .engine import Simulator, System, chrome_trace, write_chrome_trace
-from .errors import ArchsimError, ConfigError, SimulationError, TraceError
-from .hardware import HardwareConfig, load_hardware
-from .model import ModelSpec, list_models
-from .results import RunResult
-from .trace import (Op, OpKind, Phase, Step, Trace, generate_trace, load_trace, save_trace)
-from .validation import calibrate, validate
-from .workload import Workload, load_workload
-from .devices.gpu_kernels import KernelModel, plan_gemm
-from .validation.calibrate import CalibrationRefused
+#: public name -> module that defines it
+_EXPORTS = {
+    "run": ".api", "compare": ".compare", "capture": ".capture", "import_kineto": ".capture",
+    "validate": ".validation", "calibrate": ".validation",
+    "Simulator": ".engine", "System": ".engine", "chrome_trace": ".engine",
+    "write_chrome_trace": ".engine", "RunResult": ".results",
+    "HardwareConfig": ".hardware", "load_hardware": ".hardware",
+    "Workload": ".workload", "load_workload": ".workload",
+    "ModelSpec": ".model", "list_models": ".model",
+    "Trace": ".trace", "Step": ".trace", "Op": ".trace", "OpKind": ".trace", "Phase": ".trace",
+    "generate_trace": ".trace", "load_trace": ".trace", "save_trace": ".trace",
+    "Device": ".devices.base", "OpCost": ".devices.base", "register_device": ".devices.base",
+    "device_kinds": ".devices.base",
+    "ArchsimError": ".errors", "ConfigError": ".errors", "TraceError": ".errors",
+    "SimulationError": ".errors",
+    "json_schema": ".config.jsonschema",
+    "KernelModel": ".devices.gpu_kernels", "plan_gemm": ".devices.gpu_kernels",
+    "CalibrationRefused": ".validation.calibrate",
+}
 
-__all__ = [
-    "run", "compare", "capture", "import_kineto", "validate", "calibrate", "Simulator", "System", "RunResult", "chrome_trace", "write_chrome_trace",
-    "HardwareConfig", "load_hardware", "Workload", "load_workload", "ModelSpec", "list_models",
-    "Trace", "Step", "Op", "OpKind", "Phase", "generate_trace", "load_trace", "save_trace",
-    "Device", "OpCost", "register_device", "device_kinds",
-    "ArchsimError", "ConfigError", "TraceError", "SimulationError", "__version__",
-    "KernelModel", "plan_gemm", "CalibrationRefused",
-]
+__all__ = list(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archsim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

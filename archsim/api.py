@@ -6,7 +6,7 @@ import os
 
 from .capacity import check_fits, max_batch
 from .engine.simulator import Simulator
-from .errors import ConfigError
+from .errors import ArchsimError, ConfigError
 from .hardware import HardwareConfig, load_hardware
 from .trace.generate import generate_trace
 from .trace.io import load_trace
@@ -17,6 +17,11 @@ from .workload import Workload, load_workload
 _HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
 _WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision", "sparsity",
             "attention_window"}
+
+
+#: the other top-level keys of a design point, so that --set routes them without a prefix
+_HW_KEYS = _HW_KEYS | {"groups", "allow_unused_devices", "switches", "collective",
+                       "parallelism", "transforms"}
 
 
 def split_overrides(overrides) -> tuple:
@@ -36,8 +41,13 @@ def split_overrides(overrides) -> tuple:
         elif head in _WL_KEYS:
             wl.append(item)
         else:
-            raise ConfigError(f"--set {item!r}: cannot tell whether {head!r} is a hardware or a "
-                              "workload key; prefix it with 'hw.' or 'workload.'")
+            import difflib
+            close = difflib.get_close_matches(head, sorted(_HW_KEYS | _WL_KEYS), n=1)
+            hint = f"unknown key {head!r}; did you mean {close[0]!r}?" if close else \
+                f"cannot tell whether {head!r} is a hardware or a workload key"
+            if not close:
+                hint += "; prefix it with 'hw.' or 'workload.'"
+            raise ConfigError(f"--set {item!r}: {hint}")
     return hw, wl
 
 
@@ -76,7 +86,8 @@ def resolve_batch(hw: HardwareConfig, w: Workload) -> Workload:
     return dataclasses.replace(w, batch_size=max_batch(w, hw, build))
 
 
-def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = False):
+def run(hw, workload, *, overrides=(), timeline=False, progress: bool = False,
+        force: bool = False):
     """Simulate ``workload`` (YAML path, dict, Workload, trace path or Trace) on ``hw``.
 
     The layers in order: configs are loaded and validated; the workload becomes an analytic
@@ -90,8 +101,13 @@ def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = 
         A workload is turned into an analytic trace; a trace (``.json``/``.json.gz`` path or
         :class:`Trace`) is replayed as is.
     overrides : sequence of ``"key.path=value"``
-    timeline : bool
-        Record every op so that :func:`archsim.write_chrome_trace` can export it.
+    timeline : bool or container of int
+        Record every op so that :func:`archsim.write_chrome_trace` can export it; a container
+        of step indices (:class:`archsim.engine.timeline.Selection`) records only those steps.
+    progress : bool
+        Report progress on stderr (:mod:`archsim.progress`).
+    force : bool
+        Run even when the up-front estimate (:mod:`archsim.guard`) exceeds the limits.
 
     Returns
     -------
@@ -99,13 +115,47 @@ def run(hw, workload, *, overrides=(), timeline: bool = False, progress: bool = 
     """
     hw_over, wl_over = split_overrides(overrides)
     hw_cfg = load_hardware(hw, hw_over)
+    try:
+        return _run(hw_cfg, workload, wl_over, timeline, progress, force)
+    except ArchsimError as e:
+        raise locate_in_hardware(e, hw) from None
+
+
+def locate_in_hardware(err: ArchsimError, hw) -> ArchsimError:
+    """``err`` (raised while simulating, naming a hardware key such as ``links`` but no file)
+    with the design point's file and the line of that key, or of the nearest key it depends
+    on (``placement``, ``devices``) when the file does not write it."""
+    if err.file is not None or not err.key or isinstance(hw, (dict, HardwareConfig)):
+        return err
+    from .config.presets import locate
+    try:
+        located = locate(os.fspath(hw), "hw")
+    except ArchsimError:
+        return err
+    for key in (err.key, "placement", "devices"):
+        if (key,) in located.locs:
+            file, line = located.locs[(key,)]
+            return err.located(file=file, line=line)
+    return err.located(file=located.file)
+
+
+def _run(hw_cfg, workload, wl_over, timeline, progress, force):
+    from . import guard
+    if timeline is None:
+        timeline = False
     sim = Simulator(hw_cfg, record_timeline=timeline)
+    recorded = None if isinstance(timeline, bool) else timeline
     if isinstance(workload, Trace) or (not isinstance(workload, (dict, Workload))
                                        and is_trace_path(workload)):
         if wl_over:
             raise ConfigError("--set workload keys cannot change a recorded trace")
         trace = workload if isinstance(workload, Trace) else load_trace(workload)
+        guard.check(guard.estimate_trace(trace, hw_cfg, timeline=timeline is not False,
+                                         recorded=recorded), force=force)
     else:
-        trace, sim = prepare(hw_cfg, load_workload(workload, wl_over), sim)
+        w = load_workload(workload, wl_over)
+        guard.check(guard.estimate_workload(w, hw_cfg, timeline=timeline is not False,
+                                            recorded=recorded), force=force)
+        trace, sim = prepare(hw_cfg, w, sim)
         return sim.run(trace, progress=progress)
     return sim.run(apply_transforms(trace, hw_cfg.trace_transforms(), hw_cfg), progress=progress)

@@ -17,7 +17,7 @@ from .errors import EXIT_USAGE, ArchsimError
 
 #: modules that add their own subcommands with ``add_commands(subparsers)``
 COMMAND_MODULES = ("archsim.pim.cli", "archsim.dram.cli", "archsim.capture.cli",
-                   "archsim.validation.cli")
+                   "archsim.validation.cli", "archsim.config.cli")
 
 
 def _add_run(sub):
@@ -28,26 +28,65 @@ def _add_run(sub):
                    help="override a config key, e.g. devices.gpu0.memory_bandwidth='2 TB/s' or "
                         "batch_size=8 (prefix hw. or workload. when ambiguous)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--table", choices=("steps", "kinds", "ops"), default="steps",
+                   help="with --format csv: one row per step (default), per device and op kind, "
+                        "or per op, with energy")
     p.add_argument("--timeline", metavar="FILE", help="write the simulated timeline as "
-                   "Chrome-trace JSON (open it in Perfetto)")
+                   "Chrome-trace JSON (open it in Perfetto); FILE.gz is gzip-compressed")
+    p.add_argument("--timeline-steps", metavar="SEL", help="record only these steps in the "
+                   "timeline, e.g. 0-3,100 (ranges inclusive; 100- runs to the end)")
+    p.add_argument("--timeline-layers", metavar="SEL", help="keep only these layers' ops in "
+                   "the timeline, e.g. 0-1 (ops outside the layers are kept)")
     p.add_argument("-o", "--output-dir", metavar="DIR",
-                   help="also write result.json, steps.csv and summary.txt to DIR")
+                   help="also write " + ", ".join(RUN_OUTPUTS) + " to DIR")
+    p.add_argument("--force", action="store_true", help="run even when the up-front estimate "
+                   "of work or memory is above the limits")
     p.set_defaults(func=cmd_run)
+
+
+#: files ``run -o DIR`` writes
+RUN_OUTPUTS = ("result.json", "steps.csv", "kinds.csv", "ops.csv", "summary.txt")
 
 
 def cmd_run(args) -> int:
     from .api import run
-    from .engine.timeline import write_chrome_trace
+    from .engine.timeline import Selection, write_chrome_trace
     from .fsutil import write_atomic
-    result = run(args.hw, args.workload, overrides=args.overrides,
-                 timeline=bool(args.timeline), progress=sys.stderr.isatty())
-    text = {"table": result.to_table, "json": result.to_json, "csv": result.to_csv}[args.format]()
+    from .outpaths import check_dir, check_distinct, check_file, writing
+    # every output is checked before anything is simulated
+    outputs = {}
     if args.timeline:
-        write_chrome_trace(result, args.timeline)
+        outputs["--timeline"] = [check_file(args.timeline, "--timeline")]
+    elif args.timeline_steps or args.timeline_layers:
+        raise ArchsimError("--timeline-steps and --timeline-layers need --timeline FILE")
     if args.output_dir:
-        write_atomic(os.path.join(args.output_dir, "result.json"), result.to_json())
-        write_atomic(os.path.join(args.output_dir, "steps.csv"), result.to_csv())
-        write_atomic(os.path.join(args.output_dir, "summary.txt"), result.to_table() + "\n")
+        check_dir(args.output_dir, "--output-dir", RUN_OUTPUTS)
+        outputs["--output-dir"] = [args.output_dir] + [os.path.join(args.output_dir, n)
+                                                       for n in RUN_OUTPUTS]
+    check_distinct(outputs)
+    if args.table != "steps" and args.format != "csv":
+        raise ArchsimError("--table applies to --format csv")
+    steps = Selection.parse(args.timeline_steps, "--timeline-steps") \
+        if args.timeline_steps else True
+    layers = Selection.parse(args.timeline_layers, "--timeline-layers") \
+        if args.timeline_layers else None
+    result = run(args.hw, args.workload, overrides=args.overrides,
+                 timeline=steps if args.timeline else False, progress=True, force=args.force)
+    text = {"table": result.to_table, "json": result.to_json,
+            "csv": lambda: result.to_csv(args.table)}[args.format]()
+    files = []
+    if args.output_dir:
+        files += [(os.path.join(args.output_dir, "result.json"), result.to_json()),
+                  (os.path.join(args.output_dir, "steps.csv"), result.to_csv()),
+                  (os.path.join(args.output_dir, "kinds.csv"), result.to_csv("kinds")),
+                  (os.path.join(args.output_dir, "ops.csv"), result.to_csv("ops")),
+                  (os.path.join(args.output_dir, "summary.txt"), result.to_table() + "\n")]
+    for path, data in files:
+        with writing(path, "--output-dir"):
+            write_atomic(path, data)
+    if args.timeline:
+        with writing(args.timeline, "--timeline"):
+            write_chrome_trace(result, args.timeline, layers=layers)
     print(text.rstrip("\n"))
     return 0
 
@@ -61,8 +100,7 @@ def _add_check(sub):
 def check_file(path) -> str:
     """Validate one file, guessing its type; returns a description of what it is."""
     from .config.yamlio import load_file
-    from .api import is_trace_path
-    if is_trace_path(path):
+    if os.fspath(path).endswith((".json", ".json.gz")):
         from .trace.io import load_trace
         t = load_trace(path)
         return f"trace with {len(t.steps)} steps, {t.num_ops} ops"
@@ -142,17 +180,22 @@ def _add_trace(sub):
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="trace file (.json, or .json.gz for gzip)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--force", action="store_true", help="write it even when the up-front "
+                   "estimate of its size is above the limits")
     p.set_defaults(func=cmd_trace)
 
 
 def cmd_trace(args) -> int:
+    from . import guard
+    from .outpaths import check_file, writing
     from .trace import generate_trace, save_trace
     from .workload import load_workload
-    out = os.fspath(args.output)
-    if not out.endswith((".json", ".json.gz")):
-        raise ArchsimError(f"output {out!r} must end in .json or .json.gz")
-    t = generate_trace(load_workload(args.workload, args.overrides))
-    save_trace(t, out)
+    out = check_file(args.output, "--output", (".json", ".json.gz"))
+    w = load_workload(args.workload, args.overrides)
+    guard.check(guard.estimate_workload(w), force=args.force)
+    t = generate_trace(w)
+    with writing(out, "--output"):
+        save_trace(t, out, progress=True)
     print(f"wrote {out}: {len(t.steps)} steps, {t.num_ops} ops")
     return 0
 

@@ -51,10 +51,10 @@ class ModelSpec:
 
     def validate(self):
         if self.num_kv_heads is not None and self.num_heads % self.num_kv_heads:
-            return (("num_kv_heads",), f"num_heads ({self.num_heads}) must be a multiple of "
+            return ([("num_kv_heads",), ("num_heads",)], f"num_heads ({self.num_heads}) must be a multiple of "
                     f"num_kv_heads ({self.num_kv_heads})")
         if self.head_dim is None and self.hidden_size % self.num_heads:
-            return (("num_heads",), f"hidden_size ({self.hidden_size}) is not divisible by "
+            return ([("num_heads",), ("hidden_size",)], f"hidden_size ({self.hidden_size}) is not divisible by "
                     f"num_heads ({self.num_heads}); give head_dim")
         return None
 

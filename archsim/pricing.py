@@ -32,12 +32,19 @@ class Priced:
         Each device's table, as used.
     cost_rate_usd_per_h : float or None
         Cost per hour of operation; ``None`` when a device has no price.
+    priced_cost_rate_usd_per_h : float or None
+        The part of the cost rate the priced devices account for (equal to
+        ``cost_rate_usd_per_h`` when every device has a price; ``None`` when none has).
+    unpriced_devices : tuple of str
+        Devices without a price on the design point's cost basis.
     """
 
     energy: dict
     energy_j: float
     energy_tables_pj: dict
     cost_rate_usd_per_h: float | None
+    priced_cost_rate_usd_per_h: float | None = None
+    unpriced_devices: tuple = ()
 
 
 def price(system, latency_ps: int, actions: dict, link_stats: dict) -> Priced:
@@ -74,18 +81,34 @@ def price(system, latency_ps: int, actions: dict, link_stats: dict) -> Priced:
     total = sum(sum(sum(a.values()) for a in d["dynamic"].values()) + d["static"]
                 for d in out.values()) + sum(links.values())
     power_w = total / latency_s if latency_s else 0.0
-    return Priced(energy, total, tables, cost_rate(system, power_w))
+    rate, priced_rate, unpriced = cost_rates(system, power_w)
+    return Priced(energy, total, tables, rate, priced_rate, unpriced)
 
 
 def cost_rate(system, average_power_w: float) -> float | None:
     """Cost of the design point per hour of operation, or ``None`` if prices are missing."""
+    return cost_rates(system, average_power_w)[0]
+
+
+def cost_rates(system, average_power_w: float) -> tuple:
+    """``(cost per hour or None, cost per hour of the priced devices or None, names of the
+    devices without a price)``.
+
+    Rental: the sum of the devices' prices. Capex: capital cost amortised over the lifetime,
+    plus the electricity of the whole design point (its average power x PUE), which is known
+    even when some device has no capital cost.
+    """
     cm = system.hw.cost
-    devs = [d.config for d in system.devices.values()]
+    field = "rental_usd_per_h" if cm.basis == "rental" else "capex_usd"
+    prices = {name: getattr(getattr(d.config, "cost", None), field, None)
+              for name, d in system.devices.items()}
+    unpriced = tuple(n for n, p in prices.items() if p is None)
+    known = [p for p in prices.values() if p is not None]
+    if not known:
+        return None, None, unpriced
     if cm.basis == "rental":
-        rates = [getattr(getattr(c, "cost", None), "rental_usd_per_h", None) for c in devs]
-        return None if any(r is None for r in rates) else float(sum(rates))
-    capex = [getattr(getattr(c, "cost", None), "capex_usd", None) for c in devs]
-    if any(c is None for c in capex):
-        return None
-    per_h = sum(capex) / (cm.lifetime_s / 3600.0)
-    return per_h + average_power_w * cm.pue / 1000.0 * cm.electricity_price_usd_per_kwh
+        priced = float(sum(known))
+    else:
+        priced = sum(known) / (cm.lifetime_s / 3600.0) + \
+            average_power_w * cm.pue / 1000.0 * cm.electricity_price_usd_per_kwh
+    return (None if unpriced else priced), priced, unpriced

@@ -114,6 +114,17 @@ class RunResult:
         return self.priced.cost_rate_usd_per_h
 
     @property
+    def unpriced_devices(self) -> tuple:
+        """Devices without a price on the design point's cost basis (their cost is missing
+        from :meth:`partial_cost_rate_usd_per_h` and makes the full cost unknown)."""
+        return tuple(getattr(self.priced, "unpriced_devices", ()))
+
+    def partial_cost_rate_usd_per_h(self) -> float | None:
+        """Cost per hour of the priced devices only (the full cost when every device has a
+        price; ``None`` when none has)."""
+        return getattr(self.priced, "priced_cost_rate_usd_per_h", None)
+
+    @property
     def usd_per_mtok(self) -> float | None:
         rate = self.cost_rate_usd_per_h()
         if rate is None or not self.tokens_per_s:
@@ -156,6 +167,8 @@ class RunResult:
             "tokens_per_s_per_usd_per_h": self.tokens_per_s_per_usd_per_h,
             "average_power_w": self.average_power_w,
             "cost_rate_usd_per_h": self.cost_rate_usd_per_h(),
+            "cost_unpriced_devices": list(self.unpriced_devices),
+            "partial_cost_rate_usd_per_h": self.partial_cost_rate_usd_per_h(),
             "breakdown": self.breakdown(),
             "run": {"hardware": self.hw.name, "workload": w.get("name"),
                     "model": (w.get("model") or {}).get("name"), "batch": self.batch,
@@ -179,10 +192,20 @@ class RunResult:
         rows += [("throughput", f"{self.tokens_per_s:.1f} tokens/s"),
                  ("energy", f"{self.energy_j:.3f} J ({self.energy_per_token_j * 1e3:.3f} mJ/token)"),
                  ("average power", f"{self.average_power_w:.1f} W")]
-        u = self.usd_per_mtok
-        rows.append(("cost", f"{u:.3f} USD per million tokens" if u is not None else
-                     "no prices given"))
+        rows.append(("cost", self._cost_text()))
         return rows
+
+    def _cost_text(self) -> str:
+        u = self.usd_per_mtok
+        if u is not None:
+            return f"{u:.3f} USD per million tokens"
+        missing = self.unpriced_devices
+        partial = self.partial_cost_rate_usd_per_h()
+        if partial is None or not missing:
+            return "no prices given"
+        part = partial / 3600.0 / self.tokens_per_s * 1e6 if self.tokens_per_s else 0.0
+        return (f"partial: {part:.3f} USD per million tokens for the priced devices only; "
+                f"no price for {_names(missing)}")
 
     def _tokens_text(self) -> str:
         n = len(self.trace.steps)
@@ -209,8 +232,12 @@ class RunResult:
                          f" {s['energy_j'] * 1e3:.3f} mJ")
         return "\n".join(lines)
 
-    def to_csv(self) -> str:
-        """One row per step: index, phase, context length, duration."""
+    def to_csv(self, table: str = "steps") -> str:
+        """One row per step (index, phase, context length, duration); ``table="kinds"`` or
+        ``"ops"``: per op kind or per op, with energy (:mod:`archsim.optables`)."""
+        if table != "steps":
+            from .optables import to_csv
+            return to_csv(self, table)
         buf = io.StringIO()
         wr = csv.writer(buf)
         wr.writerow(["step", "phase", "batch", "new_tokens", "context_len", "duration_s"])
@@ -219,14 +246,26 @@ class RunResult:
                          f"{int(ps) * PS:.9g}"])
         return buf.getvalue()
 
-    def to_dataframe(self):
-        """Per-step results as a ``pandas.DataFrame`` (needs the ``dataframe`` extra)."""
+    def to_dataframe(self, table: str = "steps"):
+        """Per-step results (or ``table="kinds"`` / ``"ops"``: per op kind or per op, with
+        energy) as a ``pandas.DataFrame`` (needs the ``dataframe`` extra)."""
         try:
             import pandas as pd
         except ImportError:
             raise ImportError("to_dataframe() needs pandas: pip install 'archsim[dataframe]'") \
                 from None
+        if table != "steps":
+            from .optables import rows
+            columns, data = rows(self, table)
+            return pd.DataFrame(data, columns=list(columns))
         return pd.read_csv(io.StringIO(self.to_csv()))
+
+
+def _names(devices, shown: int = 6) -> str:
+    """``a, b, c`` (at most ``shown`` names, then how many more)."""
+    devices = list(devices)
+    more = f" and {len(devices) - shown} more" if len(devices) > shown else ""
+    return ", ".join(devices[:shown]) + more
 
 
 def _sum_actions(dynamic: dict) -> dict:

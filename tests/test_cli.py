@@ -34,6 +34,7 @@ def test_run_table_csv_and_output_dir(capsys, tmp_path, a100, gpt2_small):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 128 and rows[0]["phase"] == "prefill"
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"result.json", "steps.csv",
+                                                           "kinds.csv", "ops.csv",
                                                            "summary.txt"}
 
 

@@ -6,6 +6,8 @@ from archsim.cli import main
 GOOD_HW = "name: x\ndevices:\n  gpu0:\n    extends: a100_80gb\n"
 GOOD_WL = "model: gpt2_small\nprompt_tokens: 8\ngenerate_tokens: 4\n"
 
+BOMB = "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+
 BAD_HW = [
     # (yaml text, line, key fragment, message fragment)
     ("name: x\ndevcies:\n  gpu0: {extends: a100_80gb}\n", 2, "devcies",
@@ -36,6 +38,16 @@ BAD_HW = [
     ("name: x\ndevices:\n\tgpu0: {}\n", 3, "", "found character '\\t'"),
     (GOOD_HW + "    tensor_peak: {fp16: fast}\n", 5, "devices.gpu0.tensor_peak.fp16",
      "cannot read 'fast'"),
+    # an alias bomb (9 levels of 9 aliases, 4e8 nodes once expanded) is refused at once
+    ("a: &a [x, x, x, x, x, x, x, x, x]\n" + BOMB + GOOD_HW, 7, "", "expands to more than"),
+    ("a: &a [*a]\n" + GOOD_HW, 1, "", "alias refers to itself"),
+    # two devices whose ops feed each other need a link: the design point's file is named
+    (GOOD_HW + "  gpu1: {extends: a100_80gb}\nplacement:\n  default: gpu0\n  rules:\n"
+     "    - {device: gpu1, kinds: [attention_score, attention_context]}\n", 6, "links",
+     "no link connects them"),
+    # preset names are case-insensitive, so a misspelt one still gets its suggestion
+    ("name: x\ndevices:\n  gpu0:\n    extends: A100_80GBB\n", 4, "devices.gpu0.extends",
+     "did you mean 'a100_80gb'"),
 ]
 
 BAD_WL = [
@@ -54,6 +66,9 @@ BAD_WL = [
     ("batch_size: 1\n", 1, "", "missing required key 'model'"),
     ("model: 5\n", 1, "model", "expected a model preset name"),
     ("model: gpt2_small\nprecision: fp16\n", 2, "precision", "expected a mapping"),
+    # an inline model that breaks a rule with a key of its preset blames the key it changed
+    ("model:\n  extends: gpt2_small\n  hidden_size: 100\n", 3, "model.hidden_size",
+     "not divisible by num_heads (12)"),
 ]
 
 
@@ -95,6 +110,8 @@ def test_error_inside_a_preset_names_the_preset_file(capsys, write, a100):
     ("devices.gpu0.memory_bandwidth=3", "missing unit"),
     ("foo=1", "prefix it with 'hw.' or 'workload.'"),
     ("batch_size", "expected KEY.PATH=VALUE"),
+    ("batch_sise=8", "unknown key 'batch_sise'; did you mean 'batch_size'?"),
+    ("devices.gpu9.memory_bandwidth=3 TB/s", "unknown device 'gpu9'; did you mean 'gpu0'?"),
 ])
 def test_bad_set_override(capsys, a100, gpt2_small, override, fragment):
     rc, err = _run(capsys, ["run", a100, gpt2_small, "--set", override])

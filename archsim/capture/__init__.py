@@ -4,7 +4,11 @@ Kineto Chrome traces (captured here or by other code) as archsim traces with ``m
 :mod:`archsim.capture.kineto` (the importer) needs no PyTorch; :mod:`archsim.capture.capture`
 does, and imports it only when called.
 """
-from .kineto import import_kineto, measure, parse_aliases, read_kineto
+from ..dram import lazy_exports
+
+#: imported on first use, so that the CLI's parser does not load the importer
+__getattr__ = lazy_exports(__name__, {"import_kineto": "kineto", "measure": "kineto",
+                                      "parse_aliases": "kineto", "read_kineto": "kineto"})
 
 __all__ = ["import_kineto", "measure", "parse_aliases", "read_kineto", "capture"]
 

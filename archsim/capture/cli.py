@@ -1,8 +1,6 @@
 """``archsim capture`` and ``archsim import-kineto``."""
 from __future__ import annotations
 
-import os
-
 from ..errors import ArchsimError
 
 
@@ -40,7 +38,10 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_capture(args) -> int:
+    from ..outpaths import check_dir
     from .capture import capture
+    check_dir(args.output_dir, "--output-dir", ("kineto.json.gz", "kineto.json",
+                                                "trace.json.gz"))
     r = capture(args.workload, args.device, args.output_dir, warmup=args.warmup,
                 overrides=args.overrides, seed=args.seed, gzip_kineto=not args.no_gzip)
     t = r.trace
@@ -55,16 +56,16 @@ def cmd_capture(args) -> int:
 
 
 def cmd_import_kineto(args) -> int:
+    from ..outpaths import check_file, writing
     from ..trace.io import save_trace
     from .kineto import import_kineto, parse_aliases
-    out = os.fspath(args.output)
-    if not out.endswith((".json", ".json.gz")):
-        raise ArchsimError(f"output {out!r} must end in .json or .json.gz")
+    out = check_file(args.output, "--output", (".json", ".json.gz"))
     if args.overrides and not args.workload:
         raise ArchsimError("--set needs --workload")
     t = import_kineto(args.file, args.workload, overrides=args.overrides,
                       aliases=parse_aliases(args.aliases))
-    save_trace(t, out)
+    with writing(out, "--output"):
+        save_trace(t, out)
     k = t.meta["kineto"]
     measured = t.num_ops - t.meta["unmeasured_ops"]
     print(f"wrote {out}: {len(t.steps)} steps, {measured}/{t.num_ops} ops measured "

@@ -81,6 +81,10 @@ def locate(source, category: str, *, relative_to: str | None = None,
         return load_preset(category, name)
     except KeyError:
         names = list_presets(category)
+        # preset names are case-insensitive (``HBM2`` is ``hbm2``); shipped names are lower case
+        folded = [n for n in names if n.lower() == name.lower()]
+        if len(folded) == 1:
+            return load_preset(category, folded[0])
         close = difflib.get_close_matches(name, names, n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else \
             f"; available: {', '.join(names) or 'none'}"
@@ -138,6 +142,11 @@ def resolve_extends(value: dict, ctx, category: str, _chain=()):
     return merged
 
 
+#: top-level mappings whose keys are names the user chose: ``--set`` may change an entry, not
+#: invent one
+NAMED_COLLECTIONS = {"devices": "device", "switches": "switch"}
+
+
 def apply_overrides(located: Located, overrides) -> Located:
     """Apply ``a.b.c=value`` overrides (values parsed as YAML scalars) to located data."""
     if located.data is None:
@@ -161,8 +170,22 @@ def apply_overrides(located: Located, overrides) -> Located:
         node = data
         for i, p in enumerate(parts[:-1]):
             nxt = node.get(p) if isinstance(node, dict) else None
+            if nxt is None and i == 1 and parts[0] in NAMED_COLLECTIONS:
+                # devices.gpu9.x: a new entry would fail later as "missing key 'kind'"
+                names = sorted(node) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(p, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else \
+                    f"; {parts[0]}: {', '.join(names) or 'none'}"
+                raise ConfigError(f"--set {item!r}: unknown {NAMED_COLLECTIONS[parts[0]]} "
+                                  f"{p!r}{hint}")
             if nxt is None:
                 nxt = {}
+                node[p] = nxt
+            elif isinstance(nxt, str):
+                # a preset name (model: gpt2_small) given a key: the preset, extended
+                nxt = {"extends": nxt}
+                located.locs.setdefault(tuple(parts[:i + 1]) + ("extends",),
+                                        located.where(tuple(parts[:i + 1])))
                 node[p] = nxt
             elif not isinstance(nxt, dict):
                 raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")

@@ -223,11 +223,23 @@ def build(cls, value, ctx: Ctx):
         problem = check()
         if problem:
             path, msg = problem if isinstance(problem, tuple) else ((), problem)
+            if isinstance(path, list):  # several keys involved: blame one the user wrote
+                path = _written_here(ctx, path)
             c = ctx
             for p in path:
                 c = c.child(p)
             raise c.error(msg)
     return obj
+
+
+def _written_here(ctx: Ctx, paths: list) -> tuple:
+    """The first of ``paths`` (relative to ``ctx``) located in the document being read rather
+    than in a preset it extends; else the first."""
+    own = ctx.located.file
+    for p in paths:
+        if ctx.located.locs.get(ctx.path + tuple(p), (None,))[0] == own:
+            return tuple(p)
+    return tuple(paths[0])
 
 
 def from_located(cls, located: Located):

@@ -14,6 +14,12 @@ from ..errors import ConfigError
 
 KeyPath = tuple  # tuple of str keys and int indices
 
+#: largest YAML document accepted, in characters and in nodes once aliases are expanded (the
+#: located walk and the merges visit every expanded node: an alias bomb of a few hundred bytes
+#: would otherwise expand to billions of nodes). Shipped configs have a few hundred nodes.
+MAX_TEXT_CHARS = 16 * 2**20
+MAX_EXPANDED_NODES = 1_000_000
+
 
 @dataclass
 class Located:
@@ -71,9 +77,14 @@ def _walk(node, data, path, file, locs):
 
 def load_text(text: str, file: str | None = None) -> Located:
     """Parse YAML ``text`` into :class:`Located` data; syntax errors become :class:`ConfigError`."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(f"YAML file too large ({len(text)} characters; at most "
+                          f"{MAX_TEXT_CHARS})", file=file)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expanded_size(node, file)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -92,6 +103,35 @@ def load_text(text: str, file: str | None = None) -> Located:
         data = _stringify_keys(data, node, file)
         _walk(node, data, (), file, locs)
     return Located(data, file, locs)
+
+
+def _check_expanded_size(root, file) -> None:
+    """Refuse a document whose aliases expand it beyond :data:`MAX_EXPANDED_NODES` nodes."""
+    sizes: dict = {}
+
+    def size(node):
+        key = id(node)
+        if key in sizes:
+            if sizes[key] is None:
+                raise ConfigError("YAML alias refers to itself (recursive structure)", file=file,
+                                  line=node.start_mark.line + 1)
+            return sizes[key]
+        sizes[key] = None
+        n = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                n += size(k) + size(v)
+        elif isinstance(node, yaml.SequenceNode):
+            for v in node.value:
+                n += size(v)
+        if n > MAX_EXPANDED_NODES:
+            raise ConfigError(f"YAML expands to more than {MAX_EXPANDED_NODES:,} nodes through "
+                              "aliases (*name); write the values out or use 'extends'",
+                              file=file, line=node.start_mark.line + 1)
+        sizes[key] = n
+        return n
+
+    size(root)
 
 
 def _stringify_keys(data, node, file):

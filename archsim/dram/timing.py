@@ -25,8 +25,8 @@ with ``numba.njit(cache=True)`` whose globals name the compiled helpers, so the 
 calls compiled helpers and the twin calls Python ones. Tests compare the command logs of both.
 
 numba's on-disk cache of a kernel does not notice a change to a helper it calls in *another*
-module: after editing this module, delete the ``__pycache__/*.nbi`` and ``*.nbc`` files of
-``archsim/dram`` and ``archsim/pim`` (or set ``NUMBA_CACHE_DIR`` to a fresh directory).
+module: after editing this module, delete the cached kernels (the ``*.nbi`` and ``*.nbc`` files
+under :func:`archsim.numba_cache.cache_dir`), or set ``NUMBA_CACHE_DIR`` to a fresh directory.
 """
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ import types
 
 import numpy as np
 from numba import njit
+
+from ..numba_cache import install as _install_numba_cache
+
+_install_numba_cache()  # compiled kernels are cached per user, never in the package
 
 INF = 1 << 62
 LOG_COLS = 8  # cycle, command, rank, bank group, bank, row, column, request (-1 for none)

@@ -20,6 +20,10 @@ import math
 
 from numba import njit
 
+from ..numba_cache import install as _install_numba_cache
+
+_install_numba_cache()  # compiled kernels are cached per user, never in the package
+
 #: op kinds in :attr:`StepPlan.kind`
 K_DEVICE, K_TRANSFER, K_COLLECTIVE = 0, 1, 2
 

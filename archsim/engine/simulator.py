@@ -36,8 +36,10 @@ class Simulator:
     Parameters
     ----------
     hw : HardwareConfig
-    record_timeline : bool
-        Keep every op and transfer record (needed for ``--timeline``; memory grows with the trace).
+    record_timeline : bool or container of int
+        Keep every op and transfer record (needed for ``--timeline``; memory grows with the
+        trace); a container (e.g. a :class:`~archsim.engine.timeline.Selection`) keeps only the
+        steps whose index it contains (all steps are simulated).
     memoize : bool
         Reuse op costs across identical ops.
     fast : bool
@@ -116,9 +118,9 @@ class Simulator:
         ends = np.zeros(n, dtype=np.int64)
         bar = None
         if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=n, unit="step", delay=2.0, leave=False)
-        timeline = [] if self.record_timeline else None
+            from ..progress import progress_bar
+            bar = progress_bar(n, "step", "run")
+        timeline = [] if self.record_timeline not in (False, None) else None
         merged = False
         if self.fast and self.memoize and timeline is None:
             occurrences, link_stats, merged = self._run_fast(steps, lookback, starts, ends, bar)
@@ -169,11 +171,13 @@ class Simulator:
         # them once at the end
         occurrences: dict = {}   # (device or members, id(op)) -> [op, cost, count]
         link_stats = defaultdict(lambda: [0, 0])  # bytes, busy ps
-        records = timeline is not None
+        want = self.record_timeline if timeline is not None and \
+            not isinstance(self.record_timeline, bool) else None
         map_step, cost = self.mapper.map_step, self.cost
         for si, step in enumerate(steps):
             where = map_step(step)
             costs = [cost(d, op) for d, op in zip(where, step.ops)]
+            records = timeline is not None and (want is None or si in want)
             out = sched.step(step.ops, where, costs, barrier=step.barrier, records=records)
             starts[si], ends[si] = out.start_ps, out.end_ps
             for d, op, c in zip(where, step.ops, costs):

@@ -93,7 +93,7 @@ class System:
                     weight=lambda a, b, e: e["link"].transfer_ps(nbytes))
             except nx.NetworkXNoPath:
                 raise SimulationError(f"ops on {src!r} feed ops on {dst!r} but no link connects "
-                                      "them; add one under 'links'") from None
+                                      "them; add one under 'links'", key="links") from None
             r = [self.graph.edges[a, b]["link"] for a, b in zip(nodes, nodes[1:])]
         self._routes[key] = r
         return r

@@ -6,10 +6,12 @@ expected, as a :class:`~archsim.errors.TraceError`.
 """
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import os
 
+from ..dtypes import DTYPE_BITS
 from ..errors import TraceError
 from ..fsutil import read_json, write_atomic
 from .schema import OP_KINDS, SCHEMA_NAME, SCHEMA_VERSION, Op, OpKind, Phase, Step, Trace
@@ -41,9 +43,13 @@ def op_to_dict(op: Op) -> dict:
     return d
 
 
-def trace_to_dict(trace: Trace) -> dict:
+def trace_to_dict(trace: Trace, progress=None) -> dict:
+    """The JSON document of ``trace``; ``progress`` (an object with ``update``) is told of
+    each step converted."""
     steps = []
     for s in trace.steps:
+        if progress is not None:
+            progress.update(1)
         sd = {"index": s.index, "phase": s.phase.value, "batch": s.batch,
               "new_tokens": s.new_tokens, "context_len": s.context_len,
               "ops": [op_to_dict(o) for o in s.ops]}
@@ -61,10 +67,17 @@ def trace_to_dict(trace: Trace) -> dict:
             "workload": trace.workload, "meta": trace.meta, "steps": steps}
 
 
-def save_trace(trace: Trace, path) -> None:
-    """Write ``trace`` to ``path`` (gzip if it ends with ``.gz``), atomically."""
+def save_trace(trace: Trace, path, progress: bool = False) -> None:
+    """Write ``trace`` to ``path`` (gzip if it ends with ``.gz``), atomically; ``progress``
+    reports the steps converted on stderr (:mod:`archsim.progress`)."""
     path = os.fspath(path)
-    data = json.dumps(trace_to_dict(trace), separators=(",", ":")).encode()
+    bar = None
+    if progress:
+        from ..progress import progress_bar
+        bar = progress_bar(len(trace.steps), "step", "trace")
+    data = json.dumps(trace_to_dict(trace, bar), separators=(",", ":")).encode()
+    if bar is not None:
+        bar.close()
     if path.endswith(".gz"):
         data = gzip.compress(data, compresslevel=6, mtime=0)
     write_atomic(path, data)
@@ -139,6 +152,11 @@ def _load_op(v: _V, d, path, n_before, earlier_steps=()):
     for k in ("dtype", "weight_dtype", "kv_dtype"):
         if d.get(k) is not None and not isinstance(d[k], str):
             v.fail(f"{path}.{k}", "expected a dtype name")
+        if d.get(k) is not None and d[k] not in DTYPE_BITS:
+            close = difflib.get_close_matches(d[k], list(DTYPE_BITS), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else \
+                f"expected one of {', '.join(DTYPE_BITS)}"
+            v.fail(f"{path}.{k}", f"unknown dtype {d[k]!r}; {hint}")
     devices = d.get("devices", [])
     if not isinstance(devices, list) or not all(isinstance(x, str) and x for x in devices):
         v.fail(f"{path}.devices", "expected a list of device names")

@@ -33,7 +33,10 @@ def add_commands(subparsers) -> None:
 
 
 def cmd_validate(args) -> int:
+    from ..outpaths import check_file
     from .measured import format_report, validate
+    if args.plot:
+        check_file(args.plot, "--plot")
     rep = validate(args.hw, args.traces)
     if args.plot:
         from .plot import scatter_plot
@@ -45,7 +48,9 @@ def cmd_validate(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
+    from ..outpaths import check_file
     from .calibrate import calibrate
+    check_file(args.output, "--output")
     rep = calibrate(args.hw, args.traces, args.output, test_fraction=args.test_fraction,
                     split_by=args.split_by, seed=args.seed, fit_floors=not args.keep_floors)
     if args.json:
