@@ -8,14 +8,15 @@ from .capacity import check_fits, max_batch
 from .engine.simulator import Simulator
 from .errors import ConfigError
 from .hardware import HardwareConfig, load_hardware
-from .trace.generate import generate_trace
 from .trace.io import load_trace
 from .trace.schema import Trace
 from .transforms import apply_transforms
+from .transforms.decoding import logical_trace
 from .workload import Workload, load_workload
 
 _HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
-_WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision"}
+_WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision",
+            "decoding"}
 
 
 def split_overrides(overrides) -> tuple:
@@ -54,7 +55,7 @@ def prepare(hw: HardwareConfig, w: Workload, sim: Simulator | None = None,
     w = resolve_batch(hw, w)
     logical = traces.get(w) if traces is not None else None
     if logical is None:
-        logical = generate_trace(w)
+        logical = logical_trace(w)
         if traces is not None:
             traces[w] = logical
     trace = apply_transforms(logical, hw.trace_transforms(), hw)
@@ -69,7 +70,7 @@ def resolve_batch(hw: HardwareConfig, w: Workload) -> Workload:
     sim = Simulator(hw)
 
     def build(probe):
-        trace = apply_transforms(generate_trace(probe), hw.trace_transforms(), hw)
+        trace = apply_transforms(logical_trace(probe), hw.trace_transforms(), hw)
         return trace, sim.system, sim.mapper
 
     return dataclasses.replace(w, batch_size=max_batch(w, hw, build))

@@ -10,6 +10,7 @@ from .config.schema import from_located, param
 from .dtypes import DTYPE_BITS
 from .errors import ConfigError
 from .model import ModelSpec
+from .transforms.decoding.spec import Decoding
 
 _DTYPES = tuple(DTYPE_BITS)
 
@@ -47,6 +48,8 @@ class Workload:
     prompt_tokens: int = param(default=128, min=1)
     generate_tokens: int = param(default=128, min=1)
     precision: Precision = param(default_factory=Precision)
+    decoding: Decoding = param(default_factory=Decoding, doc="decoding strategy "
+                               "(archsim.transforms.decoding; docs/decoding.md)")
     name: str | None = param(default=None)
     description: str | None = param(default=None)
 
@@ -55,14 +58,17 @@ class Workload:
         if total > self.model.max_positions:
             return (("generate_tokens",), f"prompt_tokens + generate_tokens - 1 = {total} exceeds "
                     f"the model's max_positions {self.model.max_positions}")
-        return None
+        return self.decoding.check(self)
 
     @property
     def decode_steps(self) -> int:
         return self.generate_tokens - 1
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.decoding == Decoding():
+            d.pop("decoding")           # greedy: as before the decoding section existed
+        return d
 
 
 def load_workload(source, overrides=()) -> Workload:
