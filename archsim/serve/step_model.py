@@ -1,0 +1,187 @@
+"""Time of one continuous-batching iteration, from the design point's device models.
+
+An iteration of an iteration-level scheduler (Orca, vLLM) runs one forward pass over a ragged
+batch: some sequences decode one token against their KV cache, some prefill a chunk of their
+prompt. Its composition is the list of ``(q, kv)`` per sequence (tokens processed, KV length
+after the step) and the number of sequences that sample a token.
+
+:func:`composition_step` builds that pass as an ordinary trace step: every op outside attention
+runs on all ``M = sum q`` tokens at once (the ops of :func:`archsim.trace.generate.step_ops`
+for ``M`` tokens), the LM head on the sampling sequences only, and each layer's attention score,
+softmax and context as one ragged op whose FLOPs and bytes are the exact sums over sequences
+(``attrs["segments"]``: ``((q, kv, count), ...)``, for devices that price by shape).
+
+:class:`StepModel` prices compositions. On a design point of one device with no transforms,
+ops run back to back, so a step's time is the sum of its op costs: the cost of everything but
+attention depends only on ``M`` and on the number of sampling sequences and is memoized per
+value, and attention is priced once per layer shape; a test checks this equals the engine's
+time for the same step. Any other design point runs each distinct composition through the
+engine (:class:`archsim.engine.Simulator`), memoized.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from ..trace.counting import attention, elementwise, matmul
+from ..trace.generate import step_ops
+from ..trace.schema import ATTENTION_KINDS, Op, OpKind, Phase, Step, Trace
+
+_CTX = ATTENTION_KINDS | {OpKind.SOFTMAX}
+_TAIL = ("final_norm", "lm_head", "sample")
+
+
+def segments_of(seqs) -> tuple:
+    """``((q, kv, count), ...)`` sorted: the ragged batch ``seqs`` (``(q, kv)`` pairs)."""
+    return tuple(sorted((q, kv, n) for (q, kv), n in Counter(seqs).items()))
+
+
+def _one(op: Op, q: int, c: int, heads: int) -> tuple:
+    """Counts ``(flops, read, written, kv bytes)`` of ``op`` (one layer's score, softmax or
+    context) for one sequence of ``q`` new tokens against ``c`` cached ones, from
+    :mod:`archsim.trace.counting`."""
+    sh = op.shape
+    if op.kind is OpKind.SOFTMAX:
+        one = elementwise(op.id, op.name, op.kind, op.layer, q * heads, c, "softmax",
+                          op.dtype, op.deps)
+    else:
+        one = attention(op.id, op.name, op.kind, op.layer, 1, sh["heads"], sh["kv_heads"],
+                        q, c, sh["head_dim"], op.dtype, op.kv_dtype, op.deps)
+    return (one.flops, one.bytes_read, one.bytes_written, one.kv_bytes)
+
+
+def _ragged(op: Op, segments: tuple, heads: int, memo: dict | None = None) -> Op:
+    """``op`` (attention score, softmax or context of one layer) over a ragged batch
+    (``memo``: per-sequence counts of this op by ``(q, kv)``)."""
+    memo = {} if memo is None else memo
+    flops = read = written = kv = 0
+    nseq = rows = qmax = cmax = 0
+    for q, c, n in segments:
+        t = memo.get((q, c))
+        if t is None:
+            t = memo[(q, c)] = _one(op, q, c, heads)
+        flops += n * t[0]
+        read += n * t[1]
+        written += n * t[2]
+        kv += n * t[3]
+        nseq += n
+        rows += q * n
+        qmax = q if q > qmax else qmax
+        cmax = c if c > cmax else cmax
+    if op.kind is OpKind.SOFTMAX:
+        shape = {"rows": rows * heads, "cols": cmax}
+    else:
+        shape = dict(op.shape, batch=nseq, q_len=qmax, kv_len=cmax)
+    return Op(op.id, op.name, op.kind, op.layer, shape, op.dtype, flops, read, written,
+              op.weight_bytes, kv, op.weight_dtype, op.kv_dtype, op.deps, None, None,
+              {**op.attrs, "segments": segments}, op.devices, op.prior)
+
+
+def composition_step(w, seqs, sampling: int) -> Step:
+    """The forward pass of model ``w`` over the ragged batch ``seqs`` (``(q, kv)`` per
+    sequence) in which ``sampling`` sequences sample a token (see module docstring)."""
+    segments = segments_of(seqs)
+    M = sum(q for q, _ in seqs)
+    w1 = dataclasses.replace(w, batch_size=1)
+    m = w.model
+    ops = []
+    for op in step_ops(w1, M, M):
+        if op.kind in _CTX:
+            op = _ragged(op, segments, m.num_heads)
+        elif op.name in _TAIL:
+            if not sampling:
+                continue                # nothing samples: no final norm, LM head or sampling
+            op = _tail(op, w, sampling)
+        ops.append(op)
+    phase = Phase.DECODE if all(q == 1 for q, _ in seqs) else (
+        Phase.PREFILL if sampling == len(seqs) and all(q == c for q, c in seqs) else Phase.MIXED)
+    return Step(0, phase, len(seqs), M, max(c for _, c in seqs), tuple(ops),
+                tokens_out=sampling, first_tokens=0)
+
+
+def _tail(op: Op, w, rows: int) -> Op:
+    """Final norm, LM head or sampling on ``rows`` positions (0: the op does nothing)."""
+    m, act, wt = w.model, w.precision.activations, w.precision.weights
+    if op.name == "final_norm":
+        p = m.hidden_size * (2 if m.norm == "layernorm" else 1)
+        return elementwise(op.id, op.name, op.kind, -1, rows, m.hidden_size, m.norm, act,
+                           op.deps, param_elements=p, wdtype=wt, per_row_flops=1)
+    if op.name == "lm_head":
+        return matmul(op.id, op.name, -1, rows, m.vocab_size, m.hidden_size, act, wt, op.deps,
+                      bias=False)
+    return elementwise(op.id, op.name, op.kind, -1, rows, m.vocab_size, "argmax", act, op.deps)
+
+
+class StepModel:
+    """Iteration times (integer picoseconds) of workload ``w``'s model on design point ``hw``.
+
+    Parameters
+    ----------
+    hw : HardwareConfig
+    w : Workload
+        The model and precisions (batch, prompt and generation lengths are the requests').
+    """
+
+    def __init__(self, hw, w) -> None:
+        from ..engine.simulator import Simulator
+        self.hw, self.w = hw, w
+        self.sim = Simulator(hw)
+        self.additive = len(hw.devices) == 1 and not hw.trace_transforms()
+        self._lin: dict = {}
+        self._tail: dict = {}
+        self._attn: dict = {}
+        self._engine: dict = {}
+        self._layer = None
+        # every decoder layer has the same ops: price one and count it num_layers times
+        self._w1 = dataclasses.replace(w, model=dataclasses.replace(w.model, num_layers=1))
+        self._device = next(iter(self.sim.system.devices.values()))
+        self.calls = 0
+
+    def time_ps(self, seqs, sampling: int) -> int:
+        """Duration of one iteration over ``seqs`` (``(q, kv)`` per sequence), ``sampling`` of
+        them sampling a token."""
+        self.calls += 1
+        if not self.additive:
+            key = (segments_of(seqs), sampling)
+            t = self._engine.get(key)
+            if t is None:
+                step = composition_step(self.w, seqs, sampling)
+                trace = Trace((step,), self.w.to_dict())
+                t = self._engine[key] = int(self.sim.run(trace).step_ps.sum())
+            return t
+        M = sum(q for q, _ in seqs)
+        lin = self._lin.get(M)
+        if lin is None:
+            lin = self._lin[M] = self._sum(composition_step(self._w1, [(M, M)], 0), "lin")
+        tail = self._tail.get(sampling)
+        if tail is None:
+            tail = self._tail[sampling] = self._sum(
+                composition_step(self._w1, [(1, 1)] * sampling, sampling), "tail") \
+                if sampling else 0
+        seg = segments_of(seqs)
+        att = self._attn.get(seg)
+        if att is None:
+            if self._layer is None:
+                self._layer = [op for op in step_ops(dataclasses.replace(self.w, batch_size=1),
+                                                     1, 1) if op.kind in _CTX and op.layer == 0]
+                self._memos = [{} for _ in self._layer]
+            dev = self._device
+            H = self.w.model.num_heads
+            att = self._attn[seg] = self.w.model.num_layers * sum(
+                dev.op_cost(_ragged(op, seg, H, memo)).duration_ps
+                for op, memo in zip(self._layer, self._memos))
+        return lin + tail + att
+
+    def _sum(self, step: Step, part: str) -> int:
+        """Summed op costs of one part of ``step``: ``lin`` (all but attention and the tail)
+        or ``tail`` (final norm, LM head, sampling)."""
+        dev = next(iter(self.sim.system.devices))
+        total, L = 0, self.w.model.num_layers
+        for op in step.ops:
+            ctx, tail = op.kind in _CTX, op.name in _TAIL
+            if part == "lin" and (ctx or tail):
+                continue
+            if part == "tail" and not tail:
+                continue
+            total += self.sim.cost(dev, op).duration_ps * (L if op.layer >= 0 else 1)
+        return total
