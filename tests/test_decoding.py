@@ -198,3 +198,37 @@ def test_bad_decoding_sections_are_one_line_errors(tmp_path, capsys, text, key, 
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith(f"archsim: error: {wl}:")
     assert key in err and msg in err
+
+
+# ---- GEAR KV compression ----------------------------------------------------------------
+
+def test_gear_adds_low_rank_and_outlier_bytes_and_reconstruction_flops():
+    w = load_workload({"model": "gpt2_small", "batch_size": 2, "prompt_tokens": PROMPT,
+                       "generate_tokens": GEN, "precision": {"kv_cache": "int4"},
+                       "decoding": {"kv_compression": {"rank_ratio": 0.05,
+                                                       "outlier_fraction": 0.02}}})
+    plain = logical_trace(dataclasses.replace(w, decoding=type(w.decoding)()))
+    t = logical_trace(w)
+    for st, ref in zip(t.steps, plain.steps):
+        for op, o in zip(st.ops, ref.ops):
+            if o.kind not in (OpKind.ATTENTION_SCORE, OpKind.ATTENTION_CONTEXT):
+                assert op is o
+                continue
+            n, d = o.shape["kv_len"], D                 # 12 KV heads x 64
+            r = -(-5 * min(n, d) // 100)                # ceil(0.05 min(n, d))
+            s = -(-2 * n * d // 100)                    # ceil(0.02 n d)
+            extra_b = 2 * (n + d) * r + 2 * s + 4 * s   # fp16 factors, fp16 values, int32 idx
+            extra_f = 2 * n * d * r + s + 2 * n * d
+            assert op.bytes_read - o.bytes_read == 2 * extra_b
+            assert op.kv_bytes - o.kv_bytes == 2 * extra_b
+            assert op.flops - o.flops == 2 * extra_f
+            assert op.attrs["kv_compression"] == "gear"
+
+
+def test_a_pim_device_refuses_gear_compressed_attention(tmp_path, capsys):
+    wl = tmp_path / "w.yaml"
+    wl.write_text("model: gpt2_small\nprompt_tokens: 8\ngenerate_tokens: 3\n"
+                  "decoding: {kv_compression: {method: gear}}\n")
+    assert main(["run", "hw_configs/pim_gpt.yaml", str(wl)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cannot reconstruct" in err and "PIM device" in err

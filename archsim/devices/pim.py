@@ -192,6 +192,12 @@ class Pim(Device):
         return acts
 
     def op_cost(self, op: Op) -> OpCost:
+        if op.attrs.get("kv_compression"):
+            raise ConfigError(f"op {op.name!r} reads a {op.attrs['kv_compression']}-compressed "
+                              f"KV cache, which PIM device {self.name!r} cannot reconstruct "
+                              "(dequantisation, low-rank product and sparse add are not "
+                              "all-bank MACs); place attention on another device or drop "
+                              "decoding.kv_compression", key="placement")
         if "segments" in op.attrs and op.kind in ATTENTION_KINDS:
             return self._ragged_cost(op)
         dtype = self.sim_dtype(op)

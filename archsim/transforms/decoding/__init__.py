@@ -1,11 +1,12 @@
 """Decoding strategies as trace transforms: a workload's ``decoding:`` section
 (:mod:`.spec`) turns its greedy analytic trace into the trace of speculative decoding
 (:mod:`.speculative`), Medusa tree decoding (:mod:`.medusa`) or SkipDecode layer skipping
-(:mod:`.skipdecode`). See ``docs/decoding.md``.
+(:mod:`.skipdecode`), and adds GEAR's KV-compression extras (:mod:`.kv_compress`). See
+``docs/decoding.md``.
 """
 from __future__ import annotations
 
-from .spec import Decoding, Medusa, SkipDecode, Speculative
+from .spec import Decoding, Gear, Medusa, SkipDecode, Speculative
 
 
 def apply_decoding(trace, w):
@@ -16,12 +17,17 @@ def apply_decoding(trace, w):
         return trace
     if dec.strategy == "speculative":
         from .speculative import speculative_trace
-        return speculative_trace(trace, w)
-    if dec.strategy == "medusa":
+        trace = speculative_trace(trace, w)
+    elif dec.strategy == "medusa":
         from .medusa import medusa_trace
-        return medusa_trace(trace, w)
-    from .skipdecode import skip_decode_trace
-    return skip_decode_trace(trace, w)
+        trace = medusa_trace(trace, w)
+    elif dec.skip_decode is not None:
+        from .skipdecode import skip_decode_trace
+        trace = skip_decode_trace(trace, w)
+    if dec.kv_compression is not None:
+        from .kv_compress import gear_trace
+        trace = gear_trace(trace, dec.kv_compression)
+    return trace
 
 
 def logical_trace(w):
@@ -33,4 +39,4 @@ def logical_trace(w):
         return apply_decoding(generate_trace(w), w)
 
 
-__all__ = ["Decoding", "Speculative", "Medusa", "SkipDecode", "apply_decoding", "logical_trace"]
+__all__ = ["Decoding", "Speculative", "Medusa", "SkipDecode", "Gear", "apply_decoding", "logical_trace"]

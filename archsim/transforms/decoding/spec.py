@@ -158,6 +158,26 @@ class SkipDecode:
 
 
 @dataclass(frozen=True)
+class Gear:
+    """GEAR KV-cache compression (Kang et al., "GEAR: An Efficient KV Cache Compression Recipe
+    for Near-Lossless Generative Inference of LLM", arXiv:2403.05527, 2024), on top of the
+    workload's ``kv_cache`` dtype (the quantised backbone).
+
+    Each layer's K and V matrix of a sequence (``n`` tokens x ``d = kv_heads x head_dim``)
+    also carries a low-rank residual ``A (n x r) B^T (d x r)`` in fp16 with
+    ``r = ceil(rank_ratio x min(n, d))``, and the ``outlier_fraction`` largest entries as a
+    sparse matrix of fp16 values and int32 indices (the paper's storage).
+    """
+
+    method: Literal["gear"] = param(default="gear")
+    rank_ratio: float = param(default=0.02, min=0.0, max=1.0,
+                              doc="r / min(n, d): 2-5% in the paper; 2% here")
+    outlier_fraction: float = param(default=0.02, min=0.0, max=1.0,
+                                    doc="sparse outliers s: the paper's default 2%")
+    source: Optional[str] = param(default=None)
+
+
+@dataclass(frozen=True)
 class Decoding:
     """A workload's decoding strategy (``strategy: greedy`` by default)."""
 
@@ -165,6 +185,8 @@ class Decoding:
     speculative: Optional[Speculative] = param(default=None)
     medusa: Optional[Medusa] = param(default=None)
     skip_decode: Optional[SkipDecode] = param(default=None)
+    kv_compression: Optional[Gear] = param(default=None, doc="KV-cache compression extras "
+                                           "(GEAR), with any strategy")
 
     def validate(self):
         for name in ("speculative", "medusa"):
@@ -180,7 +202,9 @@ class Decoding:
 
     @property
     def is_greedy(self) -> bool:
-        return self.strategy == "greedy" and self.skip_decode is None
+        """Plain decoding: greedy, no layer skipping, no KV compression."""
+        return (self.strategy == "greedy" and self.skip_decode is None
+                and self.kv_compression is None)
 
     def check(self, w) -> tuple | None:
         """``(key path under the workload, message)`` if ``w`` cannot decode this way."""
