@@ -146,12 +146,13 @@ def _add_trace(sub):
 
 
 def cmd_trace(args) -> int:
-    from .trace import generate_trace, save_trace
+    from .trace import save_trace
+    from .transforms.decoding import logical_trace
     from .workload import load_workload
     out = os.fspath(args.output)
     if not out.endswith((".json", ".json.gz")):
         raise ArchsimError(f"output {out!r} must end in .json or .json.gz")
-    t = generate_trace(load_workload(args.workload, args.overrides))
+    t = logical_trace(load_workload(args.workload, args.overrides))
     save_trace(t, out)
     print(f"wrote {out}: {len(t.steps)} steps, {t.num_ops} ops")
     return 0

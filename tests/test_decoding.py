@@ -232,3 +232,19 @@ def test_a_pim_device_refuses_gear_compressed_attention(tmp_path, capsys):
     assert main(["run", "hw_configs/pim_gpt.yaml", str(wl)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "cannot reconstruct" in err and "PIM device" in err
+
+
+# ---- superposed decoding ----------------------------------------------------------------
+
+def test_superposed_decoding_gathers_k_embeddings_and_yields_a_token_per_draft():
+    w = workload(strategy="superposed", superposed={"drafts": 3})
+    t = logical_trace(w)
+    g = logical_trace(dataclasses.replace(w, decoding=type(w.decoding)()))
+    assert sum(s.yielded_tokens for s in t.steps) == 3 * 2 * GEN
+    assert t.steps[0].first_token_sequences == 6 and t.steps[0].ops == g.steps[0].ops
+    for st, ref in zip(t.steps[1:], g.steps[1:]):
+        e = st.ops[0]
+        # GPT-2: 3 token rows + 1 learned-position row per sequence gathered, fp16
+        assert e.bytes_read == 2 * (3 * 2 * D + 2 * D) and e.bytes_written == 2 * 2 * D
+        assert e.flops == (2 * 3 - 1) * 2 * D + 2 * D
+        assert st.ops[1:] == ref.ops[1:] and st.batch == 6

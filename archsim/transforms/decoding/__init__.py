@@ -1,12 +1,12 @@
 """Decoding strategies as trace transforms: a workload's ``decoding:`` section
 (:mod:`.spec`) turns its greedy analytic trace into the trace of speculative decoding
-(:mod:`.speculative`), Medusa tree decoding (:mod:`.medusa`) or SkipDecode layer skipping
+(:mod:`.speculative`), Medusa tree decoding (:mod:`.medusa`), superposed decoding (:mod:`.superposed`) or SkipDecode layer skipping
 (:mod:`.skipdecode`), and adds GEAR's KV-compression extras (:mod:`.kv_compress`). See
 ``docs/decoding.md``.
 """
 from __future__ import annotations
 
-from .spec import Decoding, Gear, Medusa, SkipDecode, Speculative
+from .spec import Decoding, Gear, Medusa, SkipDecode, Speculative, Superposed
 
 
 def apply_decoding(trace, w):
@@ -21,6 +21,9 @@ def apply_decoding(trace, w):
     elif dec.strategy == "medusa":
         from .medusa import medusa_trace
         trace = medusa_trace(trace, w)
+    elif dec.strategy == "superposed":
+        from .superposed import superposed_trace
+        trace = superposed_trace(trace, w)
     elif dec.skip_decode is not None:
         from .skipdecode import skip_decode_trace
         trace = skip_decode_trace(trace, w)
@@ -39,4 +42,4 @@ def logical_trace(w):
         return apply_decoding(generate_trace(w), w)
 
 
-__all__ = ["Decoding", "Speculative", "Medusa", "SkipDecode", "Gear", "apply_decoding", "logical_trace"]
+__all__ = ["Decoding", "Speculative", "Medusa", "SkipDecode", "Gear", "Superposed", "apply_decoding", "logical_trace"]

@@ -158,6 +158,17 @@ class SkipDecode:
 
 
 @dataclass(frozen=True)
+class Superposed:
+    """Superposed decoding (Shen et al., "Superposed Decoding: Multiple Generations from a
+    Single Autoregressive Inference Pass", NeurIPS 2024): ``drafts`` generations share one
+    forward pass per step, whose input is the weighted sum of the drafts' last-token
+    embeddings; each step yields one token for every draft."""
+
+    drafts: int = param(default=3, min=2, doc="generations per pass (3: the paper's setting)")
+    source: Optional[str] = param(default=None)
+
+
+@dataclass(frozen=True)
 class Gear:
     """GEAR KV-cache compression (Kang et al., "GEAR: An Efficient KV Cache Compression Recipe
     for Near-Lossless Generative Inference of LLM", arXiv:2403.05527, 2024), on top of the
@@ -181,15 +192,17 @@ class Gear:
 class Decoding:
     """A workload's decoding strategy (``strategy: greedy`` by default)."""
 
-    strategy: Literal["greedy", "speculative", "medusa"] = param(default="greedy")
+    strategy: Literal["greedy", "speculative", "medusa", "superposed"] = param(
+        default="greedy")
     speculative: Optional[Speculative] = param(default=None)
     medusa: Optional[Medusa] = param(default=None)
+    superposed: Optional[Superposed] = param(default=None)
     skip_decode: Optional[SkipDecode] = param(default=None)
     kv_compression: Optional[Gear] = param(default=None, doc="KV-cache compression extras "
                                            "(GEAR), with any strategy")
 
     def validate(self):
-        for name in ("speculative", "medusa"):
+        for name in ("speculative", "medusa", "superposed"):
             if self.strategy == name and getattr(self, name) is None:
                 return ((name,), f"strategy {name!r} needs a '{name}:' section")
             if self.strategy != name and getattr(self, name) is not None:
