@@ -163,3 +163,15 @@ def test_serve_cli_writes_the_plot_and_outputs(tmp_path, capsys):
     assert "TPOT" in text and "goodput" in text
     assert png.stat().st_size > 1000 and (out / "serve.json").is_file()
     assert len((out / "requests.csv").read_text().splitlines()) == 21
+
+
+@pytest.mark.parametrize("hw,wl", [(HW, WL),
+                                   ("hw_configs/pim_gpt.yaml", "workloads/pim_gpt/gpt2_small.yaml")])
+def test_one_request_is_served_exactly_as_archsim_run_decodes_it(tmp_path, hw, wl):
+    import archsim
+    f = tmp_path / "one.csv"
+    f.write_text("arrival_s,prompt_tokens,output_tokens\n0,64,16\n")
+    r = archsim.run(hw, wl, overrides=["prompt_tokens=64", "generate_tokens=16"])
+    s = serve(hw, wl, {"arrivals": "trace", "trace_file": str(f)})
+    assert s.ttft_s[0] == pytest.approx(r.ttft_s, rel=1e-12)
+    assert s.tpot_s[0] == pytest.approx(r.tpot_s["mean"], rel=1e-9)
