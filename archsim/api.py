@@ -11,7 +11,7 @@ from .hardware import HardwareConfig, load_hardware
 from .trace.io import load_trace
 from .trace.schema import Trace
 from .transforms import apply_transforms
-from .transforms.decoding import logical_trace
+from .transforms.decoding import check_design_point, logical_trace
 from .workload import Workload, load_workload
 
 _HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
@@ -52,10 +52,11 @@ def prepare(hw: HardwareConfig, w: Workload, sim: Simulator | None = None,
     transforms, checked to fit in every device's memory (a ``batch_size: max`` workload first
     gets the largest batch that fits). ``traces`` caches analytic traces per workload."""
     sim = sim or Simulator(hw)
+    check_design_point(w, hw)
     w = resolve_batch(hw, w)
     logical = traces.get(w) if traces is not None else None
     if logical is None:
-        logical = logical_trace(w)
+        logical = logical_trace(w, hw)
         if traces is not None:
             traces[w] = logical
     trace = apply_transforms(logical, hw.trace_transforms(), hw)
@@ -70,7 +71,7 @@ def resolve_batch(hw: HardwareConfig, w: Workload) -> Workload:
     sim = Simulator(hw)
 
     def build(probe):
-        trace = apply_transforms(logical_trace(probe), hw.trace_transforms(), hw)
+        trace = apply_transforms(logical_trace(probe, hw), hw.trace_transforms(), hw)
         return trace, sim.system, sim.mapper
 
     return dataclasses.replace(w, batch_size=max_batch(w, hw, build))

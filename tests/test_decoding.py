@@ -248,3 +248,23 @@ def test_superposed_decoding_gathers_k_embeddings_and_yields_a_token_per_draft()
         assert e.bytes_read == 2 * (3 * 2 * D + 2 * D) and e.bytes_written == 2 * 2 * D
         assert e.flops == (2 * 3 - 1) * 2 * D + 2 * D
         assert st.ops[1:] == ref.ops[1:] and st.batch == 6
+
+
+@pytest.mark.parametrize("dec,what", [
+    ({"strategy": "medusa", "medusa": {"accepted_tokens": 2.0}}, "cannot split"),
+    ({"kv_compression": {"method": "gear"}}, "would be lost"),
+])
+def test_strategies_a_parallelism_plan_would_shard_wrongly_are_refused(dec, what):
+    w = {"model": "llama2_7b", "prompt_tokens": 16, "generate_tokens": 3, "decoding": dec}
+    with pytest.raises(archsim.ConfigError, match=what):
+        archsim.run("hw_configs/h100x4_tp4.yaml", w)
+
+
+def test_skip_decode_and_superposed_decoding_compose_with_tensor_parallelism():
+    base = {"model": "llama2_7b", "prompt_tokens": 16, "generate_tokens": 4}
+    g = archsim.run("hw_configs/h100x4_tp4.yaml", base)
+    s = archsim.run("hw_configs/h100x4_tp4.yaml", dict(base, decoding={
+        "skip_decode": {"max_layers": 24, "min_layers": 16}}))
+    p = archsim.run("hw_configs/h100x4_tp4.yaml", dict(base, decoding={
+        "strategy": "superposed", "superposed": {"drafts": 2}}))
+    assert s.latency_s < g.latency_s and p.tokens == 2 * g.tokens

@@ -33,13 +33,37 @@ def apply_decoding(trace, w):
     return trace
 
 
-def logical_trace(w):
+def check_design_point(w, hw) -> None:
+    """Refuse a decoding strategy that design point ``hw``'s parallelism plan would shard
+    wrongly: the plan splits the target model's ops by name and recounts attention from its
+    shape, so it knows neither a draft model's ops nor Medusa's heads, and it would drop GEAR's
+    extra bytes and FLOPs."""
+    dec = getattr(w, "decoding", None)
+    if hw is None or dec is None or dec.is_greedy or hw.parallelism is None:
+        return
+    from ...errors import ConfigError
+    what = None
+    if dec.strategy in ("speculative", "medusa"):
+        what = (f"{dec.strategy} decoding adds ops the plan cannot split (a draft model's, "
+                "Medusa's heads)")
+    elif dec.kv_compression is not None:
+        what = "GEAR's extra KV bytes and FLOPs would be lost when the plan splits attention"
+    if what:
+        raise ConfigError(f"workload decoding with design point {hw.name!r}'s parallelism "
+                          f"plan is not modelled: {what}; use a design point without a "
+                          "parallelism plan (placement rules may put the draft on its own "
+                          "device)", key="decoding")
+
+
+def logical_trace(w, hw=None):
     """The analytic trace of workload ``w`` under its decoding strategy (before the design
-    point's transforms)."""
+    point's transforms), checked against design point ``hw`` (:func:`check_design_point`)."""
+    check_design_point(w, hw)
     from ...gcpause import paused
     from ...trace.generate import generate_trace
     with paused():
         return apply_decoding(generate_trace(w), w)
 
 
-__all__ = ["Decoding", "Speculative", "Medusa", "SkipDecode", "Gear", "Superposed", "apply_decoding", "logical_trace"]
+__all__ = ["Decoding", "Speculative", "Medusa", "SkipDecode", "Gear", "Superposed", "apply_decoding", "logical_trace",
+           "check_design_point"]
