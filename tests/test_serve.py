@@ -108,15 +108,22 @@ def test_poisson_runs_are_deterministic_with_a_seed():
     assert 0.5 / 40 < gaps.mean() < 2 / 40
 
 
-def test_trace_formats_of_vidur_and_llmservingsim(tmp_path):
+def test_trace_formats_of_vidur_and_llmservingsim(tmp_path, capsys):
     v = tmp_path / "vidur.csv"
     v.write_text("arrived_at,num_prefill_tokens,num_decode_tokens,extra\n0.5,10,3,x\n1.0,20,4,y\n")
     s = tmp_path / "lss.tsv"
     s.write_text("input_toks\toutput_toks\tarrival_time_ns\n10\t3\t500000000\n20\t4\t1000000000\n")
-    a, b = read_trace(v), read_trace(s)
-    for r in (a, b):
+    j = tmp_path / "requests.jsonl"
+    j.write_text('{"input_toks": 10, "output_toks": 3, "arrival_time_ns": 500000000}\n'
+                 '{"input_toks": 20, "output_toks": 4, "arrival_time_ns": 1000000000}\n')
+    a, b, c = read_trace(v), read_trace(s), read_trace(j)
+    for r in (a, b, c):
         assert r.arrival_ps.tolist() == [500_000_000_000, 1_000_000_000_000]
         assert r.prompt_tokens.tolist() == [10, 20] and r.output_tokens.tolist() == [3, 4]
+    j.write_text('{"input_toks": 10, "output_toks": 3, "arrival_time_ns": 5}\n'
+                 '{"input_toks": 20, "output_toks": 4, "arrival_time_ns": -1}\n')
+    assert main(["serve", HW, WL, "--arrivals", str(j)]) == 2
+    assert f"{j}:2: arrival_time_ns: arrival time -1 is negative" in capsys.readouterr().err
 
 
 BAD_TRACES = [
@@ -175,3 +182,14 @@ def test_one_request_is_served_exactly_as_archsim_run_decodes_it(tmp_path, hw, w
     s = serve(hw, wl, {"arrivals": "trace", "trace_file": str(f)})
     assert s.ttft_s[0] == pytest.approx(r.ttft_s, rel=1e-12)
     assert s.tpot_s[0] == pytest.approx(r.tpot_s["mean"], rel=1e-9)
+
+
+def test_replicas_share_simultaneous_requests(tmp_path):
+    f = tmp_path / "two.csv"
+    f.write_text("arrival_s,prompt_tokens,output_tokens\n0,64,4\n0,64,4\n")
+    one = tmp_path / "one.csv"
+    one.write_text("arrival_s,prompt_tokens,output_tokens\n0,64,4\n")
+    alone = serve(HW, WL, {"arrivals": "trace", "trace_file": str(one)})
+    two = serve(HW, WL, {"arrivals": "trace", "trace_file": str(f), "replicas": 2})
+    assert two.iterations[:, 0].tolist().count(1) == len(alone.iterations)
+    assert two.finish_ps.tolist() == [alone.finish_ps[0]] * 2

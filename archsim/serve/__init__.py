@@ -6,7 +6,7 @@ from __future__ import annotations
 from .config import ServeConfig, TokenDist
 
 
-def serve(hw, workload, config, *, overrides=(), progress: bool = False):
+def serve(hw, workload, config, *, overrides=()):
     """Simulate serving ``workload``'s model on design point ``hw``.
 
     Parameters
@@ -30,7 +30,7 @@ def serve(hw, workload, config, *, overrides=(), progress: bool = False):
     hw_over, wl_over = split_overrides(overrides)
     hw_cfg = load_hardware(hw, hw_over)
     w = load_workload(workload, wl_over)
-    return simulate(hw_cfg, w, load_serve_config(config), progress=progress)
+    return simulate(hw_cfg, w, load_serve_config(config))
 
 
 def load_serve_config(config) -> ServeConfig:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from ..errors import ConfigError
 
@@ -92,8 +91,7 @@ def options(args) -> dict:
 def cmd_serve(args) -> int:
     from ..fsutil import write_atomic
     from . import serve
-    r = serve(args.hw, args.workload, options(args), overrides=args.overrides,
-              progress=sys.stderr.isatty())
+    r = serve(args.hw, args.workload, options(args), overrides=args.overrides)
     if args.plot:
         r.plot(args.plot)
     if args.output_dir:

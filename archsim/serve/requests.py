@@ -5,7 +5,8 @@ Trace formats, told apart by their header (columns beyond these are ignored):
 
 * archsim: ``arrival_s, prompt_tokens, output_tokens`` (comma-separated);
 * Vidur's trace replay: ``arrived_at`` (s), ``num_prefill_tokens``, ``num_decode_tokens``;
-* LLMServingSim: ``input_toks, output_toks, arrival_time_ns`` (tab- or comma-separated).
+* LLMServingSim: ``input_toks, output_toks, arrival_time_ns`` (tab- or comma-separated,
+  or JSON lines with those keys, as its ``requests.jsonl``).
 """
 from __future__ import annotations
 
@@ -61,9 +62,12 @@ def read_trace(path) -> Requests:
     lines = text.splitlines()
     if not lines:
         raise ConfigError("the request trace is empty", file=path, line=1)
-    delim = "\t" if "\t" in lines[0] else ","
-    rows = list(csv.reader(lines, delimiter=delim))
-    header = [h.strip() for h in rows[0]]
+    if lines[0].lstrip().startswith("{"):
+        header, rows = _jsonl(lines, path)
+    else:
+        delim = "\t" if "\t" in lines[0] else ","
+        rows = list(csv.reader(lines, delimiter=delim))
+        header = [h.strip() for h in rows[0]]
     fmt = next((k for k, (a, p, o) in FORMATS.items() if a[0] in header), None)
     if fmt is None:
         raise ConfigError("unknown request-trace columns: expected " + "; or ".join(
@@ -76,7 +80,8 @@ def read_trace(path) -> Requests:
     idx = [header.index(c) for c in (acol, pcol, ocol)]
     arr, pr, out = [], [], []
     last = -1.0
-    for ln, row in enumerate(rows[1:], start=2):
+    first = 1 if rows[0] is None else 2
+    for ln, row in enumerate(rows[1:], start=first):
         if not row or not any(x.strip() for x in row):
             continue
         try:
@@ -109,3 +114,25 @@ def read_trace(path) -> Requests:
         raise ConfigError("the request trace has no requests", file=path, line=1)
     return Requests(np.rint(np.array(arr) * 1e12).astype(np.int64), np.array(pr, np.int64),
                     np.array(out, np.int64))
+
+
+def _jsonl(lines, path) -> tuple:
+    """``(header, rows)`` of JSON lines: the keys of the first line, then one row of strings
+    per line (line 1 is the first request, so rows start with a placeholder header row)."""
+    import json
+    rows = [None]
+    header = None
+    for ln, text in enumerate(lines, start=1):
+        if not text.strip():
+            rows.append([])
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            raise ConfigError("expected one JSON object per line", file=path, line=ln) from None
+        if not isinstance(obj, dict):
+            raise ConfigError("expected one JSON object per line", file=path, line=ln)
+        if header is None:
+            header = list(obj)
+        rows.append([str(obj.get(k, "")) for k in header])
+    return header, rows

@@ -55,7 +55,7 @@ def kv_capacity_blocks(hw, w, cfg, sim) -> tuple:
     return best // bt, detail
 
 
-def simulate(hw, w, cfg, *, progress: bool = False):
+def simulate(hw, w, cfg):
     """Serve the requests of ``cfg`` with workload ``w``'s model on design point ``hw``;
     returns a :class:`~.metrics.ServeResult`."""
     from .metrics import ServeResult
