@@ -193,3 +193,10 @@ def test_replicas_share_simultaneous_requests(tmp_path):
     two = serve(HW, WL, {"arrivals": "trace", "trace_file": str(f), "replicas": 2})
     assert two.iterations[:, 0].tolist().count(1) == len(alone.iterations)
     assert two.finish_ps.tolist() == [alone.finish_ps[0]] * 2
+
+
+def test_a_design_point_with_a_parallelism_plan_is_refused(capsys):
+    assert main(["serve", "hw_configs/h100x4_tp4.yaml", WL, "--arrivals", "poisson:5",
+                 "--requests", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "parallelism: serving on design point 'h100x4_tp4'" in err

@@ -11,12 +11,13 @@ for ``M`` tokens), the LM head on the sampling sequences only, and each layer's 
 softmax and context as one ragged op whose FLOPs and bytes are the exact sums over sequences
 (``attrs["segments"]``: ``((q, kv, count), ...)``, for devices that price by shape).
 
-:class:`StepModel` prices compositions. On a design point of one device with no transforms,
-ops run back to back, so a step's time is the sum of its op costs: the cost of everything but
-attention depends only on ``M`` and on the number of sampling sequences and is memoized per
+:class:`StepModel` prices compositions. On a design point of one device, ops run back to
+back, so a step's time is the sum of its op costs: the cost of everything but attention depends only on ``M`` and on the number of sampling sequences and is memoized per
 value, and attention is priced once per layer shape; a test checks this equals the engine's
-time for the same step. Any other design point runs each distinct composition through the
-engine (:class:`archsim.engine.Simulator`), memoized.
+time for the same step. A design point of several devices (placement rules) runs each distinct
+composition through the engine (:class:`archsim.engine.Simulator`), memoized. Design points
+with a parallelism plan or transforms are refused: the plan recounts attention from its
+shape, which a ragged batch does not have.
 """
 from __future__ import annotations
 
@@ -125,8 +126,16 @@ class StepModel:
     def __init__(self, hw, w) -> None:
         from ..engine.simulator import Simulator
         self.hw, self.w = hw, w
+        if hw.trace_transforms():
+            from ..errors import ConfigError
+            raise ConfigError(f"serving on design point {hw.name!r} is not modelled: its "
+                              "parallelism plan or transforms would split an iteration's "
+                              "ragged attention as if every sequence had the longest context; "
+                              "serve a design point without them (placement rules are fine), "
+                              "or use --replicas for data parallelism",
+                              key="parallelism" if hw.parallelism is not None else "transforms")
         self.sim = Simulator(hw)
-        self.additive = len(hw.devices) == 1 and not hw.trace_transforms()
+        self.additive = len(hw.devices) == 1
         self._lin: dict = {}
         self._tail: dict = {}
         self._attn: dict = {}
