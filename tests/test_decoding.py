@@ -268,3 +268,19 @@ def test_skip_decode_and_superposed_decoding_compose_with_tensor_parallelism():
     p = archsim.run("hw_configs/h100x4_tp4.yaml", dict(base, decoding={
         "strategy": "superposed", "superposed": {"drafts": 2}}))
     assert s.latency_s < g.latency_s and p.tokens == 2 * g.tokens
+
+
+def test_memory_counts_the_draft_kv_cache_once_not_once_per_draft_pass():
+    from archsim.capacity import memory_by_device
+    from archsim.engine.simulator import Simulator
+    from archsim.hardware import load_hardware
+    w = workload(strategy="speculative", speculative={"k": 3, "acceptance": 0.5,
+                                                      "draft_model": "gpt2_small"})
+    t = logical_trace(w)
+    last = t.steps[-1]
+    hw = load_hardware("hw_configs/gpu_h100_sxm.yaml")
+    kv = memory_by_device(t, Simulator(hw).mapper)["gpu0"]["kv"]
+    verify_ctx = last.context_len                    # P + k for the target
+    per_token = 2 * 2 * L * D                        # K and V, fp16, 12 layers, 12 x 64
+    draft_ctx = verify_ctx - 3                       # the first draft pass reads P tokens
+    assert kv == 2 * (per_token * verify_ctx + per_token * draft_ctx)   # batch 2

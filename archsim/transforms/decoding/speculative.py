@@ -18,7 +18,9 @@ The round yields ``a_r`` tokens per sequence, the expected tokens per verificati
 ``E = 1 + sum_i prod_{j<=i} p_j`` on average (Leviathan et al., eq. 1 for a constant alpha):
 round ``r`` yields ``floor((r+1) E) - floor(r E)`` (:func:`.passes.accepted_schedule`), so the
 trace is deterministic and its mean tokens per round is ``E`` up to the last, capped round.
-Rejected drafts' KV entries are dropped: the next round starts at ``P + a_r``.
+Rejected drafts' KV entries are dropped: the next round starts at ``P + a_r``. Draft passes
+after the first carry ``attrs: {kv_reread: true}``: they read the cache the first one read, so
+memory checks count it once.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ def speculative_trace(trace: Trace, w) -> Trace:
     k, B = s.k, w.batch_size
     wd = dataclasses.replace(w, model=s.draft_model)
     draft = ForwardPass(wd, 1, prefix="draft.")
+    # passes after the first read the same draft KV cache: memory is counted once
+    reread = ForwardPass(wd, 1, prefix="draft.", attention_attrs={"kv_reread": True})
     verify = ForwardPass(w, k + 1, all_positions=True)
     draft_prefill = ForwardPass(wd, w.prompt_tokens, prefix="draft.")
     pre = trace.steps[0]
@@ -46,7 +50,8 @@ def speculative_trace(trace: Trace, w) -> Trace:
     for r, a in enumerate(accepted_schedule(s.expected_tokens(), w.generate_tokens - 1, B)):
         ops = []
         for j in range(k):
-            ops += draft.ops(P + j, offset=j * nd, after=j * nd - 1 if j else None)
+            ops += (reread if j else draft).ops(P + j, offset=j * nd,
+                                                after=j * nd - 1 if j else None)
         ops += verify.ops(P + k, offset=k * nd, after=k * nd - 1)
         steps.append(Step(r + 1, Phase.DECODE, B, k + 1, P + k, tuple(ops), tokens_out=B * a))
         P += a
