@@ -155,6 +155,8 @@ def test_bad_request_traces_are_one_line_errors(tmp_path, capsys, text, line, ms
     (["--arrivals", "poisson:5", "--requests", "3", "--max-tokens-per-step", "100"],
      "enable chunked prefill"),
     (["--arrivals", "poisson:5", "--requests", "3", "--slo-ttft", "5 GHz"], "slo_ttft"),
+    (["--arrivals", "poisson:5", "--requests", "3", "--set", "decoding.skip_decode.max_layers=8",
+      "--set", "decoding.skip_decode.min_layers=4"], "not skip_decode"),
 ])
 def test_bad_serve_options_are_one_line_errors(capsys, args, msg):
     assert main(["serve", HW, WL] + args) == 2
@@ -195,8 +197,33 @@ def test_replicas_share_simultaneous_requests(tmp_path):
     assert two.finish_ps.tolist() == [alone.finish_ps[0]] * 2
 
 
+def test_speculative_serving_reserves_blocks_for_the_drafts_and_needs_one_device(capsys):
+    spec = "workloads/llama2_7b_speculative.yaml"
+    assert main(["serve", HW, spec, "--arrivals", "poisson:5", "--requests", "2",
+                 "--prompt-tokens", "1100", "--output-tokens", "1000",
+                 "--kv-capacity-tokens", "2100"]) == 2
+    assert "needs a KV cache of 2103 tokens" in capsys.readouterr().err  # 1100+1000-1 + k
+    assert main(["serve", "hw_configs/pim_gpt.yaml", "workloads/llama2_7b_medusa.yaml",
+                 "--set", "model=gpt2_small", "--arrivals", "poisson:5", "--requests", "2",
+                 "--prompt-tokens", "11", "--output-tokens", "10"]) == 2
+    assert "modelled on design points of one device" in capsys.readouterr().err
+
+
 def test_a_design_point_with_a_parallelism_plan_is_refused(capsys):
     assert main(["serve", "hw_configs/h100x4_tp4.yaml", WL, "--arrivals", "poisson:5",
                  "--requests", "3"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "parallelism: serving on design point 'h100x4_tp4'" in err
+
+
+@pytest.mark.parametrize("wl", ["workloads/llama2_7b_speculative.yaml",
+                                "workloads/llama2_7b_medusa.yaml"])
+def test_one_request_under_speculative_or_tree_decoding_matches_archsim_run(tmp_path, wl):
+    import archsim
+    f = tmp_path / "one.csv"
+    f.write_text("arrival_s,prompt_tokens,output_tokens\n0,64,16\n")
+    r = archsim.run(HW, wl, overrides=["prompt_tokens=64", "generate_tokens=16"])
+    s = serve(HW, wl, {"arrivals": "trace", "trace_file": str(f)})
+    assert s.ttft_s[0] == pytest.approx(r.ttft_s, rel=1e-12)
+    assert s.e2e_s[0] == pytest.approx(r.latency_s, rel=1e-12)
+    assert len(s.iterations) == len(r.trace.steps)

@@ -20,7 +20,8 @@ Each iteration, in this order:
    first that does not fit stops admission (no overtaking).
 
 A sequence's prefill yields its first token (or, after a preemption, its next one); each decode
-yields one. A sequence leaves when it has all its output tokens, freeing its blocks.
+yields one (speculative or tree decoding: a decode processes ``q`` candidate tokens, needs
+blocks for them, and yields its round's accepted tokens, :mod:`.strategy`). A sequence leaves when it has all its output tokens, freeing its blocks.
 """
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ class Replica:
     tokens the KV cache holds.
     """
 
-    def __init__(self, reqs, cfg, kv_blocks: int) -> None:
+    def __init__(self, reqs, cfg, kv_blocks: int, q: int = 1, mean: float = 1.0) -> None:
         self.cfg = cfg
+        self.q, self.mean = q, mean       # tokens per decode pass, mean tokens yielded
+        self.rounds: dict = {}            # request -> decode rounds so far
         self.prompt = reqs.prompt_tokens.tolist()
         self.output = reqs.output_tokens.tolist()
         self.bt = cfg.block_tokens
@@ -74,13 +77,17 @@ class Replica:
         ``(request, tokens)``."""
         cfg, bt = self.cfg, self.bt
         ctx, target = self.ctx, self.target
+        q, held = self.q, self.held
         while True:
             decodes = [i for i in self.running if ctx[i] == target[i]]
-            need = sum(1 for i in decodes if ctx[i] % bt == 0)
+            if q == 1:
+                need = sum(1 for i in decodes if ctx[i] % bt == 0)
+            else:                       # room for all q tokens before rejection
+                need = sum(max(0, self.blocks(ctx[i] + q) - held[i]) for i in decodes)
             if need <= self.free:
                 break
             self._preempt(self.running[-1])
-        budget = cfg.max_tokens_per_step - len(decodes)
+        budget = cfg.max_tokens_per_step - q * len(decodes)
         chunks = []
         free = self.free - need
         for i in self.running:
@@ -110,12 +117,21 @@ class Replica:
         return decodes, chunks
 
     def composition(self, decodes, chunks) -> tuple:
-        """``(seqs, sampling)`` of the iteration for the step model."""
+        """``(decoding sequences' cached tokens, prompt chunks as (tokens, kv after),
+        sequences completing their prompt)`` of the iteration, for the iteration model."""
         ctx, target = self.ctx, self.target
-        seqs = [(1, ctx[i] + 1) for i in decodes]
-        seqs += [(c, ctx[i] + c) for i, c in chunks]
-        sampling = len(decodes) + sum(1 for i, c in chunks if ctx[i] + c == target[i])
-        return seqs, sampling
+        return ([ctx[i] for i in decodes], [(c, ctx[i] + c) for i, c in chunks],
+                sum(1 for i, c in chunks if ctx[i] + c == target[i]))
+
+    def yielded(self, i: int) -> int:
+        """Tokens request ``i``'s next decode round yields: ``floor((r+1) E) - floor(r E)``
+        (1 for greedy decoding), capped at what it still needs."""
+        if self.q == 1:
+            return 1
+        import math
+        r, E = self.rounds.get(i, 0), self.mean
+        a = math.floor((r + 1) * E + 1e-9) - math.floor(r * E + 1e-9)
+        return max(1, min(a, self.output[i] - self.generated[i]))
 
     def commit(self, decodes, chunks) -> tuple:
         """Apply an iteration; returns ``(first, finished)``: requests that got their first
@@ -123,9 +139,11 @@ class Replica:
         ctx, target, gen, held = self.ctx, self.target, self.generated, self.held
         first, done = [], []
         for i in decodes:
-            ctx[i] += 1
-            target[i] += 1
-            gen[i] += 1
+            a = self.yielded(i)
+            self.rounds[i] = self.rounds.get(i, 0) + 1
+            ctx[i] += a
+            target[i] += a
+            gen[i] += a
         for i, c in chunks:
             ctx[i] += c
             if ctx[i] == target[i]:
@@ -145,10 +163,11 @@ class Replica:
         return first, done
 
 
-def check_requests(reqs, cfg, kv_blocks: int, bt: int) -> None:
+def check_requests(reqs, cfg, kv_blocks: int, bt: int, q: int = 1) -> None:
     """Refuse requests no schedule can serve: a prompt beyond the token budget without
-    chunked prefill, or a sequence whose KV cache exceeds the whole cache."""
-    longest = int((reqs.prompt_tokens + reqs.output_tokens - 1).max())
+    chunked prefill, or a sequence whose KV cache (with ``q - 1`` candidate tokens beyond its
+    last one, under speculative or tree decoding) exceeds the whole cache."""
+    longest = int((reqs.prompt_tokens + reqs.output_tokens - 1).max()) + q - 1
     if -(-longest // bt) > kv_blocks:
         i = int((reqs.prompt_tokens + reqs.output_tokens).argmax())
         raise ConfigError(f"request {i} needs a KV cache of {longest} tokens but the cache "

@@ -19,28 +19,36 @@ from ..capacity import memory_by_device
 from ..errors import ConfigError
 from .requests import poisson_requests, read_trace
 from .scheduler import Replica, check_requests
-from .step_model import StepModel
+from .strategy import IterationModel
 
 
 def kv_capacity_blocks(hw, w, cfg, sim) -> tuple:
     """``(blocks, detail)``: KV blocks one replica holds: on every device, ``memory_utilization``
-    of its capacity minus its weights, divided by the KV bytes per token it stores (from a
-    probe trace, :func:`archsim.capacity.memory_by_device`); the least over devices."""
+    of its capacity minus its weights, divided by the KV bytes per token it stores (the growth
+    of :func:`archsim.capacity.memory_by_device` between probe traces of 64 and 128 tokens);
+    the least over devices."""
     from ..api import prepare
     bt = cfg.block_tokens
     if cfg.kv_capacity_tokens is not None:
         return cfg.kv_capacity_tokens // bt, {"kv_capacity_tokens": cfg.kv_capacity_tokens}
-    C = 64
-    probe = dataclasses.replace(w, batch_size=1, prompt_tokens=C - 1, generate_tokens=2)
     from ..transforms import apply_transforms
     from ..transforms.decoding import logical_trace
-    trace = apply_transforms(logical_trace(probe), hw.trace_transforms(), hw)
+
+    def need_at(C):             # memory by device with C tokens per sequence
+        probe = dataclasses.replace(w, batch_size=1, prompt_tokens=C - 1, generate_tokens=2)
+        trace = apply_transforms(logical_trace(probe), hw.trace_transforms(), hw)
+        return memory_by_device(trace, sim.mapper)
+
+    C1, C2 = 64, 128
+    at1, at2 = need_at(C1), need_at(C2)
     best, detail = None, {}
-    for dev, need in memory_by_device(trace, sim.mapper).items():
+    for dev, need in at2.items():
         cap = sim.system.devices[dev].memory_capacity_bytes()
         if cap is None or not need["kv"]:
             continue
-        per_token = need["kv"] / C
+        # KV bytes per token: the slope between the two probes (every cache the strategy
+        # keeps, a speculative draft's included)
+        per_token = (need["kv"] - at1[dev]["kv"]) / (C2 - C1)
         free = cfg.memory_utilization * cap - need["weights"]
         tokens = int(free // per_token) if free > 0 else 0
         detail[dev] = {"capacity_bytes": cap, "weights_bytes": need["weights"],
@@ -60,24 +68,20 @@ def simulate(hw, w, cfg):
     returns a :class:`~.metrics.ServeResult`."""
     from .metrics import ServeResult
     t0 = time.perf_counter()
-    if not w.decoding.is_greedy:
-        raise ConfigError("serving models greedy decoding: the workload's decoding strategy "
-                          f"{w.decoding.strategy!r} is not supported by 'archsim serve' yet",
-                          key="decoding")
     reqs = read_trace(cfg.trace_file) if cfg.arrivals == "trace" else poisson_requests(cfg, w)
     too_long = int((reqs.prompt_tokens + reqs.output_tokens - 1).max())
     if too_long > w.model.max_positions:
         raise ConfigError(f"a request of {too_long} tokens exceeds the model's max_positions "
                           f"{w.model.max_positions}")
-    model = StepModel(hw, w)
-    blocks, kv_detail = kv_capacity_blocks(hw, w, cfg, model.sim)
-    check_requests(reqs, cfg, blocks, cfg.block_tokens)
+    model = IterationModel(hw, w)
+    blocks, kv_detail = kv_capacity_blocks(hw, w, cfg, model.target.sim)
+    check_requests(reqs, cfg, blocks, cfg.block_tokens, model.q)
     n = len(reqs)
     first = np.full(n, -1, dtype=np.int64)
     finish = np.full(n, -1, dtype=np.int64)
     log = []                              # (replica, start ps, end ps, seqs, tokens, blocks used)
     env = simpy.Environment()
-    replicas = [Replica(reqs, cfg, blocks) for _ in range(cfg.replicas)]
+    replicas = [Replica(reqs, cfg, blocks, model.q, model.mean) for _ in range(cfg.replicas)]
     wake = [env.event() for _ in replicas]
     inflight = [0] * len(replicas)
     arrivals = reqs.arrival_ps.tolist()
@@ -103,8 +107,8 @@ def simulate(hw, w, cfg):
             while not decodes and not chunks:       # prefills starved of blocks
                 rep._preempt(rep.running[-1])
                 decodes, chunks = rep.plan()
-            seqs, sampling = rep.composition(decodes, chunks)
-            dt = model.time_ps(seqs, sampling)
+            dec_ctx, chunk_seqs, completing = rep.composition(decodes, chunks)
+            dt = model.time_ps(dec_ctx, chunk_seqs, completing)
             start = env.now
             yield env.timeout(dt)
             got_first, done = rep.commit(decodes, chunks)
@@ -113,7 +117,8 @@ def simulate(hw, w, cfg):
             for i in done:
                 finish[i] = env.now
             inflight[r] -= len(done)
-            log.append((r, start, env.now, len(seqs), sum(q for q, _ in seqs),
+            log.append((r, start, env.now, len(dec_ctx) + len(chunk_seqs),
+                        model.q * len(dec_ctx) + sum(c for c, _ in chunk_seqs),
                         rep.total_blocks - rep.free))
 
     env.process(source())

@@ -4,7 +4,8 @@ Leviathan, Kalman and Matias, "Fast Inference from Transformers via Speculative 
 ICML 2023; Chen et al., "Accelerating Large Language Model Decoding with Speculative Sampling",
 arXiv:2302.01318, 2023.
 
-The prefill step runs the target's prefill and the draft model's (independent passes). Each
+The prefill step runs the target's prefill and the draft model's (independent passes; the
+draft's fills its KV cache and samples nothing). Each
 following step is one draft-then-verify round, a chain of passes:
 
 * ``k`` draft passes of one token each (ops named ``draft.*``, so placement rules can put the
@@ -43,8 +44,10 @@ def speculative_trace(trace: Trace, w) -> Trace:
     draft_prefill = ForwardPass(wd, w.prompt_tokens, prefix="draft.")
     pre = trace.steps[0]
     n_t = len(pre.ops)
+    # the draft's prefill only fills its KV cache: the target samples the first token
+    tail = {"draft.final_norm", "draft.lm_head", "draft.sample"}
     steps = [dataclasses.replace(pre, ops=pre.ops + tuple(
-        draft_prefill.ops(w.prompt_tokens, offset=n_t)))]
+        op for op in draft_prefill.ops(w.prompt_tokens, offset=n_t) if op.name not in tail))]
     P = w.prompt_tokens + 1
     nd = len(draft)
     for r, a in enumerate(accepted_schedule(s.expected_tokens(), w.generate_tokens - 1, B)):
