@@ -42,10 +42,10 @@ def test_a_per_position_profile_multiplies_the_probabilities():
 
 
 def test_accepted_schedule_averages_the_mean_and_stops_at_the_last_token():
-    a = accepted_schedule(1.75, 1000, 1)
+    a = accepted_schedule(1.75, 1000)
     assert sum(a) == 1000 and set(a[:-1]) <= {1, 2}
     assert sum(a[:400]) == 700                       # floor(400 x 1.75)
-    assert accepted_schedule(3.0, 7, 4) == [3, 3, 1]
+    assert accepted_schedule(3.0, 7) == [3, 3, 1]
 
 
 # ---- speculative decoding ---------------------------------------------------------------
@@ -55,7 +55,7 @@ def test_speculative_steps_are_k_draft_passes_then_a_k_plus_1_token_verification
                                                       "draft_model": "gpt2_small"})
     t = logical_trace(w)
     E = 1.75                                        # 1 + 0.5 + 0.25
-    sched = accepted_schedule(E, GEN - 1, 2)        # [1, 2, 2, 1, 2] per sequence
+    sched = accepted_schedule(E, GEN - 1)        # [1, 2, 2, 1, 2] per sequence
     assert [s.yielded_tokens for s in t.steps[1:]] == [2 * a for a in sched]
     assert sum(s.yielded_tokens for s in t.steps) == 2 * GEN
     pre = by_name(t.steps[0])
@@ -104,7 +104,7 @@ def test_medusa_step_is_tree_attention_plus_heads_on_every_tree_position():
     w = workload(strategy="medusa", medusa={"accepted_tokens": 2.5, "heads": 3,
                                             "tree_tokens": 10})
     t = logical_trace(w)
-    sched = accepted_schedule(2.5, GEN - 1, 2)
+    sched = accepted_schedule(2.5, GEN - 1)
     assert [s.yielded_tokens for s in t.steps[1:]] == [2 * a for a in sched]
     P = PROMPT + 1
     for st, a in zip(t.steps[1:], sched):

@@ -128,10 +128,9 @@ class Replica:
         (1 for greedy decoding), capped at what it still needs."""
         if self.q == 1:
             return 1
-        import math
-        r, E = self.rounds.get(i, 0), self.mean
-        a = math.floor((r + 1) * E + 1e-9) - math.floor(r * E + 1e-9)
-        return max(1, min(a, self.output[i] - self.generated[i]))
+        from ..transforms.decoding.passes import round_tokens
+        return min(round_tokens(self.rounds.get(i, 0), self.mean),
+                   self.output[i] - self.generated[i])
 
     def commit(self, decodes, chunks) -> tuple:
         """Apply an iteration; returns ``(first, finished)``: requests that got their first

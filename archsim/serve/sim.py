@@ -27,7 +27,6 @@ def kv_capacity_blocks(hw, w, cfg, sim) -> tuple:
     of its capacity minus its weights, divided by the KV bytes per token it stores (the growth
     of :func:`archsim.capacity.memory_by_device` between probe traces of 64 and 128 tokens);
     the least over devices."""
-    from ..api import prepare
     bt = cfg.block_tokens
     if cfg.kv_capacity_tokens is not None:
         return cfg.kv_capacity_tokens // bt, {"kv_capacity_tokens": cfg.kv_capacity_tokens}

@@ -67,7 +67,7 @@ def medusa_trace(trace: Trace, w) -> Trace:
     tree = ForwardPass(w, T, all_positions=True, attention_attrs=TREE,
                        extra=lambda base: medusa_heads(w, B * T, base))
     P = w.prompt_tokens + 1
-    for r, a in enumerate(accepted_schedule(md.accepted_tokens, w.generate_tokens - 1, B)):
+    for r, a in enumerate(accepted_schedule(md.accepted_tokens, w.generate_tokens - 1)):
         steps.append(Step(r + 1, Phase.DECODE, B, T, P - 1 + T, tuple(tree.ops(P - 1 + T)),
                           tokens_out=B * a))
         P += a

@@ -117,15 +117,20 @@ class ForwardPass:
         return ops
 
 
-def accepted_schedule(mean: float, tokens: int, batch: int) -> list:
-    """Tokens yielded per sequence by each step until ``tokens`` are out, ``mean`` per step on
-    average: step ``r`` yields ``floor((r + 1) mean) - floor(r mean)`` (so every ``n`` steps
-    yield ``floor(n mean)``), the last step capped at what is left."""
+def round_tokens(r: int, mean: float) -> int:
+    """Tokens per sequence that step (round) ``r`` (0-based) of a strategy yielding ``mean``
+    per step on average yields: ``floor((r + 1) mean) - floor(r mean)``, at least 1."""
     import math
+    return max(1, math.floor((r + 1) * mean + 1e-9) - math.floor(r * mean + 1e-9))
+
+
+def accepted_schedule(mean: float, tokens: int) -> list:
+    """Tokens yielded per sequence by each step until ``tokens`` are out, ``mean`` per step on
+    average (:func:`round_tokens`, so every ``n`` steps yield ``floor(n mean)``), the last step
+    capped at what is left."""
     out, done, r = [], 0, 0
     while done < tokens:
-        a = math.floor((r + 1) * mean + 1e-9) - math.floor(r * mean + 1e-9)
-        a = max(1, min(a, tokens - done))
+        a = min(round_tokens(r, mean), tokens - done)
         out.append(a)
         done += a
         r += 1

@@ -50,7 +50,7 @@ def speculative_trace(trace: Trace, w) -> Trace:
         op for op in draft_prefill.ops(w.prompt_tokens, offset=n_t) if op.name not in tail))]
     P = w.prompt_tokens + 1
     nd = len(draft)
-    for r, a in enumerate(accepted_schedule(s.expected_tokens(), w.generate_tokens - 1, B)):
+    for r, a in enumerate(accepted_schedule(s.expected_tokens(), w.generate_tokens - 1)):
         ops = []
         for j in range(k):
             ops += (reread if j else draft).ops(P + j, offset=j * nd,
