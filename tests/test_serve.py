@@ -227,3 +227,15 @@ def test_one_request_under_speculative_or_tree_decoding_matches_archsim_run(tmp_
     assert s.ttft_s[0] == pytest.approx(r.ttft_s, rel=1e-12)
     assert s.e2e_s[0] == pytest.approx(r.latency_s, rel=1e-12)
     assert len(s.iterations) == len(r.trace.steps)
+
+
+@pytest.mark.parametrize("hw,wl", [(HW, WL), (HW, "workloads/llama2_7b_speculative.yaml"),
+                                   ("hw_configs/pim_gpt.yaml", "workloads/pim_gpt/gpt2_small.yaml")])
+def test_one_request_costs_the_energy_archsim_run_prices(tmp_path, hw, wl):
+    import archsim
+    f = tmp_path / "one.csv"
+    f.write_text("arrival_s,prompt_tokens,output_tokens\n0,64,16\n")
+    r = archsim.run(hw, wl, overrides=["prompt_tokens=64", "generate_tokens=16"])
+    s = serve(hw, wl, {"arrivals": "trace", "trace_file": str(f)}).to_dict()
+    assert s["energy_j"] == pytest.approx(r.energy_j, rel=1e-9)
+    assert s["energy_per_token_j"] == pytest.approx(r.energy_per_token_j, rel=1e-9)

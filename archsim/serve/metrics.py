@@ -5,7 +5,9 @@ Per request: TTFT = first token - arrival; TPOT = (last token - first token) / (
 p50/p90/p99 over requests (numpy ``percentile``, linear interpolation). Throughput is output
 tokens (and requests) over the makespan, first arrival to last token. Goodput is the rate of
 requests that meet every SLO given (TTFT and/or TPOT), over the same makespan, as DistServe
-defines it (Zhong et al., OSDI 2024).
+defines it (Zhong et al., OSDI 2024). Energy is every iteration's action counts priced once
+by :mod:`archsim.pricing` (with static power over the makespan, per replica), as ``archsim
+run`` prices a trace; cost is the design point's cost rate over the makespan.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class ServeResult:
     finish_ps: np.ndarray
     iterations: np.ndarray
     kv_blocks: int
+    priced: object
     kv_detail: dict
     preemptions: int
     step_model_calls: int
@@ -98,6 +101,11 @@ class ServeResult:
             "slo": {"ttft_s": c.slo_ttft_s, "tpot_s": c.slo_tpot_s,
                     "met": met, "attained": met / n if slo else None,
                     "goodput_requests_per_s": met / span if slo else None},
+            "energy_j": self.priced.energy_j,
+            "energy_per_token_j": self.priced.energy_j / out_tokens,
+            "cost_rate_usd_per_h": self._cost_rate(),
+            "usd_per_mtok": (None if self._cost_rate() is None else
+                             self._cost_rate() * span / 3600 / out_tokens * 1e6),
             "iterations": int(len(it)),
             "mean_batch": float(it[:, 3].mean()) if len(it) else 0.0,
             "preemptions": self.preemptions,
@@ -112,6 +120,10 @@ class ServeResult:
                     "step_model_calls": self.step_model_calls,
                     "simulator_wall_s": self.wall_s},
         }
+
+    def _cost_rate(self):
+        r = self.priced.cost_rate_usd_per_h
+        return None if r is None else r * self.config.replicas
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -133,6 +145,9 @@ class ServeResult:
             lines.append(f"SLO          {s['met']}/{d['requests']} requests met "
                          f"({s['attained']:.1%}), goodput {s['goodput_requests_per_s']:.3f} "
                          "requests/s")
+        lines.append(f"energy       {d['energy_per_token_j'] * 1e3:.2f} mJ/token"
+                     + ("" if d["usd_per_mtok"] is None else
+                        f", {d['usd_per_mtok']:.3f} USD per million output tokens"))
         kv = d["kv_cache"]
         lines.append(f"iterations   {d['iterations']}, mean batch {d['mean_batch']:.1f}, "
                      f"preemptions {d['preemptions']}, KV blocks peak "

@@ -127,7 +127,9 @@ def simulate(hw, w, cfg):
     if (finish < 0).any():
         raise RuntimeError("serving simulation ended with unfinished requests")
     it = np.array(log, dtype=np.int64).reshape(-1, 6)
+    span_ps = int(finish.max() - reqs.arrival_ps.min())
     return ServeResult(hw=hw, workload=w, config=cfg, requests=reqs, first_ps=first,
                        finish_ps=finish, iterations=it, kv_blocks=blocks,
+                       priced=model.priced(span_ps, cfg.replicas),
                        kv_detail=kv_detail, preemptions=sum(r.preemptions for r in replicas),
                        step_model_calls=model.calls, wall_s=time.perf_counter() - t0)

@@ -143,21 +143,30 @@ class StepModel:
         self._layer = None
         # every decoder layer has the same ops: price one and count it num_layers times
         self._w1 = dataclasses.replace(w, model=dataclasses.replace(w.model, num_layers=1))
-        self._device = next(iter(self.sim.system.devices.values()))
+        self._name = next(iter(self.sim.system.devices))
+        self._device = self.sim.system.devices[self._name]
+        self.counts: dict = {}            # (device, kind, action) -> count, all iterations
+        self.link_stats: dict = {}        # link -> [bytes, busy ps]
         self.calls = 0
 
     def time_ps(self, seqs, sampling: int) -> int:
         """Duration of one iteration over ``seqs`` (``(q, kv)`` per sequence), ``sampling`` of
-        them sampling a token."""
+        them sampling a token; its action counts are added to :attr:`counts` (and link traffic
+        to :attr:`link_stats`), for pricing once the run is over."""
         self.calls += 1
         if not self.additive:
             key = (segments_of(seqs), sampling)
-            t = self._engine.get(key)
-            if t is None:
+            hit = self._engine.get(key)
+            if hit is None:
                 step = composition_step(self.w, seqs, sampling)
-                trace = Trace((step,), self.w.to_dict())
-                t = self._engine[key] = int(self.sim.run(trace).step_ps.sum())
-            return t
+                r = self.sim.run(Trace((step,), self.w.to_dict()))
+                hit = self._engine[key] = (int(r.step_ps.sum()), tuple(r.actions.items()),
+                                           tuple(r.link_stats.items()))
+            for name, (b, busy) in hit[2]:
+                st = self.link_stats.setdefault(name, [0, 0])
+                st[0] += b
+                st[1] += busy
+            return self._add(hit)
         M = sum(q for q, _ in seqs)
         lin = self._lin.get(M)
         if lin is None:
@@ -166,7 +175,7 @@ class StepModel:
         if tail is None:
             tail = self._tail[sampling] = self._sum(
                 composition_step(self._w1, [(1, 1)] * sampling, sampling), "tail") \
-                if sampling else 0
+                if sampling else (0, ())
         seg = segments_of(seqs)
         att = self._attn.get(seg)
         if att is None:
@@ -174,23 +183,50 @@ class StepModel:
                 self._layer = [op for op in step_ops(dataclasses.replace(self.w, batch_size=1),
                                                      1, 1) if op.kind in _CTX and op.layer == 0]
                 self._memos = [{} for _ in self._layer]
-            dev = self._device
             H = self.w.model.num_heads
-            att = self._attn[seg] = self.w.model.num_layers * sum(
-                dev.op_cost(_ragged(op, seg, H, memo)).duration_ps
-                for op, memo in zip(self._layer, self._memos))
-        return lin + tail + att
+            att = self._attn[seg] = self._costs(
+                [_ragged(op, seg, H, memo) for op, memo in zip(self._layer, self._memos)],
+                self.w.model.num_layers, memo=False)
+        return self._add(lin) + self._add(tail) + self._add(att)
 
-    def _sum(self, step: Step, part: str) -> int:
-        """Summed op costs of one part of ``step``: ``lin`` (all but attention and the tail)
-        or ``tail`` (final norm, LM head, sampling)."""
-        dev = next(iter(self.sim.system.devices))
-        total, L = 0, self.w.model.num_layers
-        for op in step.ops:
-            ctx, tail = op.kind in _CTX, op.name in _TAIL
-            if part == "lin" and (ctx or tail):
-                continue
-            if part == "tail" and not tail:
-                continue
-            total += self.sim.cost(dev, op).duration_ps * (L if op.layer >= 0 else 1)
-        return total
+    def _add(self, part) -> int:
+        """Count ``part``'s actions; its duration."""
+        counts = self.counts
+        for k, v in part[1]:
+            counts[k] = counts.get(k, 0) + v
+        return part[0]
+
+    def _sum(self, step: Step, part: str) -> tuple:
+        """``(ps, actions)`` of one part of ``step``: ``lin`` (all but attention and the tail)
+        or ``tail`` (final norm, LM head, sampling); a layer's op counts ``num_layers`` times."""
+        ops = [op for op in step.ops
+               if (op.name in _TAIL) == (part == "tail") and op.kind not in _CTX]
+        return self._costs(ops, None)
+
+    def _costs(self, ops, times: int | None, memo: bool = True) -> tuple:
+        """``(ps, actions)`` of ``ops`` on the device, each counted ``times`` (``None``:
+        ``num_layers`` for a layer's op, once otherwise), actions as ``((device, kind,
+        action), count)`` items."""
+        dev = self._name
+        L = self.w.model.num_layers
+        ps, acts = 0, {}
+        for op in ops:
+            n = times if times is not None else (L if op.layer >= 0 else 1)
+            c = self.sim.cost(dev, op) if memo else self._device.op_cost(op)
+            ps += c.duration_ps * n
+            kind = op.kind.value
+            for a, v in c.actions.items():
+                k = (dev, kind, a)
+                acts[k] = acts.get(k, 0) + v * n
+        return ps, tuple(acts.items())
+
+    def priced(self, makespan_ps: int, replicas: int = 1):
+        """:class:`archsim.pricing.Priced` of everything counted, ``replicas`` copies of the
+        design point on for ``makespan_ps`` (static power)."""
+        from ..pricing import price
+        p = price(self.sim.system, makespan_ps, self.counts,
+                  {k: tuple(v) for k, v in self.link_stats.items()})
+        if replicas == 1:
+            return p
+        static = sum(d["static"] for d in p.energy["devices"].values())
+        return dataclasses.replace(p, energy_j=p.energy_j + (replicas - 1) * static)

@@ -78,7 +78,8 @@ class IterationModel:
         return t
 
     def heads_ps(self, rows: int) -> int:
-        """Medusa heads on ``rows`` positions, memoized per ``rows``."""
+        """Medusa heads on ``rows`` positions, memoized per ``rows`` (counted with the
+        target's actions)."""
         if not rows:
             return 0
         hit = self._heads.get(rows)
@@ -87,8 +88,14 @@ class IterationModel:
             w1 = dataclasses.replace(self.w, batch_size=1,
                                      model=dataclasses.replace(self.w.model, num_layers=1))
             base = list(step_ops(w1, 1, 1))
-            sim = self.target.sim
-            dev = next(iter(sim.system.devices))
-            hit = self._heads[rows] = sum(sim.cost(dev, op).duration_ps
-                                          for op in medusa_heads(self.w, rows, base))
-        return hit
+            hit = self._heads[rows] = self.target._costs(medusa_heads(self.w, rows, base), 1)
+        return self.target._add(hit)
+
+    def priced(self, makespan_ps: int, replicas: int = 1):
+        """Energy and cost of every iteration priced (:meth:`StepModel.priced`), the draft's
+        passes included."""
+        if self.strategy == "speculative":
+            for k, v in self.draft.counts.items():
+                self.target.counts[k] = self.target.counts.get(k, 0) + v
+            self.draft.counts = {}
+        return self.target.priced(makespan_ps, replicas)
