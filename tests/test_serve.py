@@ -239,3 +239,15 @@ def test_one_request_costs_the_energy_archsim_run_prices(tmp_path, hw, wl):
     s = serve(hw, wl, {"arrivals": "trace", "trace_file": str(f)}).to_dict()
     assert s["energy_j"] == pytest.approx(r.energy_j, rel=1e-9)
     assert s["energy_per_token_j"] == pytest.approx(r.energy_per_token_j, rel=1e-9)
+
+
+def test_the_fast_step_model_falls_back_to_the_engine_when_layers_differ(monkeypatch):
+    # a model whose layers are not all alike (here: a doctored layer-0 attention cost) must
+    # not be priced as num_layers copies of one layer
+    hw, w = load_hardware(HW), load_workload(WL)
+    model = StepModel(hw, w)
+    real = model._fast
+    monkeypatch.setattr(model, "_fast", lambda seqs, s: real(seqs, s) + 1)
+    seqs = [(1, 100), (8, 8)]
+    assert model.time_ps(seqs, 2) == engine_ps(hw, w, seqs, 2)
+    assert not model.additive

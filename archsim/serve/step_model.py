@@ -12,12 +12,14 @@ softmax and context as one ragged op whose FLOPs and bytes are the exact sums ov
 (``attrs["segments"]``: ``((q, kv, count), ...)``, for devices that price by shape).
 
 :class:`StepModel` prices compositions. On a design point of one device, ops run back to
-back, so a step's time is the sum of its op costs: the cost of everything but attention depends only on ``M`` and on the number of sampling sequences and is memoized per
-value, and attention is priced once per layer shape; a test checks this equals the engine's
-time for the same step. A design point of several devices (placement rules) runs each distinct
-composition through the engine (:class:`archsim.engine.Simulator`), memoized. Design points
-with a parallelism plan or transforms are refused: the plan recounts attention from its
-shape, which a ragged batch does not have.
+back, so a step's time is the sum of its op costs: the cost of everything but attention
+depends only on ``M`` and on the number of sampling sequences and is memoized per value, and
+attention is priced once per layer shape, counted ``num_layers`` times; the first iteration of
+a run is checked against the engine, and a model whose layers differ falls back to the engine
+for every iteration (tests check both agree). A design point of several devices (placement
+rules) runs each distinct composition through the engine (:class:`archsim.engine.Simulator`),
+memoized. Design points with a parallelism plan or transforms are refused: the plan recounts
+attention from its shape, which a ragged batch does not have.
 """
 from __future__ import annotations
 
@@ -145,6 +147,7 @@ class StepModel:
         self._w1 = dataclasses.replace(w, model=dataclasses.replace(w.model, num_layers=1))
         self._name = next(iter(self.sim.system.devices))
         self._device = self.sim.system.devices[self._name]
+        self._checked = False             # the first iteration is checked against the engine
         self.counts: dict = {}            # (device, kind, action) -> count, all iterations
         self.link_stats: dict = {}        # link -> [bytes, busy ps]
         self.calls = 0
@@ -154,6 +157,14 @@ class StepModel:
         them sampling a token; its action counts are added to :attr:`counts` (and link traffic
         to :attr:`link_stats`), for pricing once the run is over."""
         self.calls += 1
+        if self.additive and not self._checked:
+            self._checked = True
+            before = dict(self.counts)
+            fast = self._fast(seqs, sampling)
+            if fast == self._engine_ps(seqs, sampling):
+                return fast
+            # the layers differ (per-layer precisions, windows ...): the engine prices it all
+            self.counts, self.additive = before, False
         if not self.additive:
             key = (segments_of(seqs), sampling)
             hit = self._engine.get(key)
@@ -167,6 +178,15 @@ class StepModel:
                 st[0] += b
                 st[1] += busy
             return self._add(hit)
+        return self._fast(seqs, sampling)
+
+    def _engine_ps(self, seqs, sampling: int) -> int:
+        """The engine's time for the iteration (nothing counted)."""
+        step = composition_step(self.w, seqs, sampling)
+        return int(self.sim.run(Trace((step,), self.w.to_dict())).step_ps.sum())
+
+    def _fast(self, seqs, sampling: int) -> int:
+        """The additive, memoized time of the iteration on one device (counts added)."""
         M = sum(q for q, _ in seqs)
         lin = self._lin.get(M)
         if lin is None:
