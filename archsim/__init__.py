@@ -20,8 +20,8 @@ from .results import RunResult
 from .trace import (Op, OpKind, Phase, Step, Trace, generate_trace, load_trace, save_trace)
 from .validation import calibrate, validate
 from .workload import Workload, load_workload
-from .serve import ServeConfig, serve
-from .serve.metrics import ServeResult
+from .serving import ServeConfig, serve
+from .serving.metrics import ServeResult
 
 __all__ = [
     "run", "compare", "capture", "import_kineto", "validate", "calibrate", "Simulator", "System", "RunResult", "chrome_trace", "write_chrome_trace",

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from archsim.serve import serve
+from archsim.serving import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ import pytest
 from archsim.cli import main
 from archsim.engine.simulator import Simulator
 from archsim.hardware import load_hardware
-from archsim.serve import serve
-from archsim.serve.requests import read_trace
-from archsim.serve.step_model import StepModel, composition_step
+from archsim.serving import serve
+from archsim.serving.requests import read_trace
+from archsim.serving.step_model import StepModel, composition_step
 from archsim.trace.schema import Trace
 from archsim.workload import load_workload
 

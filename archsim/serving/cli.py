@@ -54,7 +54,7 @@ def _dist(text: str, flag: str) -> dict:
 
 
 def options(args) -> dict:
-    """The :class:`~archsim.serve.ServeConfig` mapping the command-line options give."""
+    """The :class:`~archsim.serving.ServeConfig` mapping the command-line options give."""
     cfg = {"seed": args.seed, "max_batch": args.max_batch,
            "max_tokens_per_step": args.max_tokens_per_step,
            "chunked_prefill": args.chunked_prefill, "block_tokens": args.block_tokens,
