@@ -31,6 +31,7 @@ _EXPORTS = {
     "json_schema": ".config.jsonschema",
     "KernelModel": ".devices.gpu_kernels", "plan_gemm": ".devices.gpu_kernels",
     "CalibrationRefused": ".validation.calibrate",
+    "serve": ".serving", "ServeConfig": ".serving", "ServeResult": ".serving.metrics",
 }
 
 __all__ = list(_EXPORTS) + ["__version__"]

@@ -8,15 +8,16 @@ from .capacity import check_fits, max_batch
 from .engine.simulator import Simulator
 from .errors import ArchsimError, ConfigError
 from .hardware import HardwareConfig, load_hardware
-from .trace.generate import generate_trace
 from .trace.io import load_trace
 from .trace.schema import Trace
 from .transforms import apply_transforms
+from .transforms.decoding import check_design_point, logical_trace
 from .workload import Workload, load_workload
 
 _HW_KEYS = {"devices", "links", "placement", "cost", "description", "extends"}
 _WL_KEYS = {"model", "batch_size", "prompt_tokens", "generate_tokens", "precision", "sparsity",
-            "attention_window"}
+            "attention_window",
+            "decoding"}
 
 
 #: the other top-level keys of a design point, so that --set routes them without a prefix
@@ -62,10 +63,11 @@ def prepare(hw: HardwareConfig, w: Workload, sim: Simulator | None = None,
     transforms, checked to fit in every device's memory (a ``batch_size: max`` workload first
     gets the largest batch that fits). ``traces`` caches analytic traces per workload."""
     sim = sim or Simulator(hw)
+    check_design_point(w, hw)
     w = resolve_batch(hw, w)
     logical = traces.get(w) if traces is not None else None
     if logical is None:
-        logical = generate_trace(w)
+        logical = logical_trace(w, hw)
         if traces is not None:
             traces[w] = logical
     trace = apply_transforms(logical, hw.trace_transforms(), hw)
@@ -80,7 +82,7 @@ def resolve_batch(hw: HardwareConfig, w: Workload) -> Workload:
     sim = Simulator(hw)
 
     def build(probe):
-        trace = apply_transforms(generate_trace(probe), hw.trace_transforms(), hw)
+        trace = apply_transforms(logical_trace(probe, hw), hw.trace_transforms(), hw)
         return trace, sim.system, sim.mapper
 
     return dataclasses.replace(w, batch_size=max_batch(w, hw, build))

@@ -8,7 +8,9 @@ at its last step, the longest context:
   runs an embedding op (gathered rows are what an op reads; the table is what it holds). A tied
   LM head on the same device is that table.
 - **KV cache**: the K read by the device's attention-score ops plus the V read by its context
-  ops (both the whole cache), replicas included (tensor ranks sharing a KV head each hold it).
+  ops (both the whole cache), replicas included (tensor ranks sharing a KV head each hold it);
+  an op marked ``attrs: {kv_reread: true}`` reads a cache an earlier op of the step already
+  counted (a speculative draft's second and later passes).
 - **activations**: the largest working set of one op (inputs and output, weights and KV
   excluded); prefill activations are assumed processed in chunks that fit.
 
@@ -44,7 +46,8 @@ def memory_by_device(trace, mapper) -> dict:
             if op.weight_bytes > seen.get(key, 0):
                 m["weights"] += op.weight_bytes - seen.get(key, 0)
                 seen[key] = op.weight_bytes
-        if op.kind in (OpKind.ATTENTION_SCORE, OpKind.ATTENTION_CONTEXT):
+        if op.kind in (OpKind.ATTENTION_SCORE, OpKind.ATTENTION_CONTEXT) \
+                and not op.attrs.get("kv_reread"):    # a cache an earlier op of the step read
             m["kv"] += op.kv_bytes
         act = op.bytes_read - op.weight_bytes - (op.kv_bytes if op.kind in (
             OpKind.ATTENTION_SCORE, OpKind.ATTENTION_CONTEXT) else 0) + op.bytes_written

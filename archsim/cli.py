@@ -17,7 +17,7 @@ from .errors import EXIT_USAGE, ArchsimError
 
 #: modules that add their own subcommands with ``add_commands(subparsers)``
 COMMAND_MODULES = ("archsim.pim.cli", "archsim.dram.cli", "archsim.capture.cli",
-                   "archsim.validation.cli", "archsim.config.cli")
+                   "archsim.validation.cli", "archsim.config.cli", "archsim.serving.cli")
 
 
 def _add_run(sub):
@@ -188,12 +188,13 @@ def _add_trace(sub):
 def cmd_trace(args) -> int:
     from . import guard
     from .outpaths import check_file, writing
-    from .trace import generate_trace, save_trace
+    from .trace import save_trace
+    from .transforms.decoding import logical_trace
     from .workload import load_workload
     out = check_file(args.output, "--output", (".json", ".json.gz"))
     w = load_workload(args.workload, args.overrides)
     guard.check(guard.estimate_workload(w), force=args.force)
-    t = generate_trace(w)
+    t = logical_trace(w)
     with writing(out, "--output"):
         save_trace(t, out, progress=True)
     print(f"wrote {out}: {len(t.steps)} steps, {t.num_ops} ops")

@@ -10,6 +10,7 @@ from .config.schema import from_located, param
 from .dtypes import DTYPE_BITS
 from .errors import ConfigError
 from .model import ModelSpec
+from .transforms.decoding.spec import Decoding
 
 _DTYPES = tuple(DTYPE_BITS)
 
@@ -127,6 +128,8 @@ class Workload:
     sparsity: Sparsity | None = param(default=None, doc="N:M sparsity of decoder-layer weights")
     attention_window: AttentionWindow | None = param(
         default=None, doc="sink + local window attention (None: full attention)")
+    decoding: Decoding = param(default_factory=Decoding, doc="decoding strategy "
+                               "(archsim.transforms.decoding; docs/decoding.md)")
     name: str | None = param(default=None)
     description: str | None = param(default=None)
 
@@ -140,7 +143,7 @@ class Workload:
                 return (("precision", "layer_weights", i, "last"), f"layer {lw.last} does not "
                         f"exist: the model has {self.model.num_layers} layers (0.."
                         f"{self.model.num_layers - 1})")
-        return None
+        return self.decoding.check(self)
 
     def weight_format(self, layer: int):
         """The :class:`~archsim.trace.formats.WeightFormat` of the matmuls of decoder layer
@@ -170,6 +173,8 @@ class Workload:
         for k in ("sparsity", "attention_window"):
             if d[k] is None:
                 del d[k]
+        if self.decoding == Decoding():
+            d.pop("decoding")           # greedy: as before the decoding section existed
         return d
 
 

@@ -211,6 +211,14 @@ class Pim(Device):
         return acts
 
     def op_cost(self, op: Op) -> OpCost:
+        if op.attrs.get("kv_compression"):
+            raise ConfigError(f"op {op.name!r} reads a {op.attrs['kv_compression']}-compressed "
+                              f"KV cache, which PIM device {self.name!r} cannot reconstruct "
+                              "(dequantisation, low-rank product and sparse add are not "
+                              "all-bank MACs); place attention on another device or drop "
+                              "decoding.kv_compression", key="placement")
+        if "segments" in op.attrs and op.kind in ATTENTION_KINDS:
+            return self._ragged_cost(op)
         dtype = self.sim_dtype(op)
         cycles = 0
         actions: dict = {}
@@ -225,6 +233,22 @@ class Pim(Device):
         actions["cycles"] = float(cycles)
         ps = math.ceil(cycles * self.spec.tck_s * 1e12 - 1e-6)
         return OpCost(ps, actions, {"bound": "pim", "gemvs": self.gemvs(op)})
+
+    def _ragged_cost(self, op: Op) -> OpCost:
+        """An attention op over a ragged batch (``attrs["segments"]``: ``(q_len, kv_len,
+        sequences)``, as a continuous-batching iteration has): the GEMVs of each segment one
+        after another, as the per-segment ops would run."""
+        import dataclasses
+        attrs = {k: v for k, v in op.attrs.items() if k != "segments"}
+        ps, actions, gemvs = 0, {}, []
+        for q, c, n in op.attrs["segments"]:
+            part = self.op_cost(dataclasses.replace(
+                op, shape=dict(op.shape, batch=n, q_len=q, kv_len=c), attrs=attrs))
+            ps += part.duration_ps
+            for a, v in part.actions.items():
+                actions[a] = actions.get(a, 0.0) + v
+            gemvs += part.detail["gemvs"]
+        return OpCost(ps, actions, {"bound": "pim", "gemvs": gemvs})
 
     # ---- energy -------------------------------------------------------------------------
     def energy_table(self) -> dict:

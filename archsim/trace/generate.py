@@ -14,10 +14,14 @@ against that many tokens (attribute ``attention_window: "S+W"``), and only they 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..dtypes import nbytes
-from ..workload import Workload
 from .counting import attention, elementwise, embedding, matmul
 from .schema import ATTENTION_KINDS, OpKind, Phase, Step, Trace
+
+if TYPE_CHECKING:                  # archsim.workload imports the decoding transforms
+    from ..workload import Workload
 
 
 class _Ops:

@@ -1,0 +1,252 @@
+"""Time of one continuous-batching iteration, from the design point's device models.
+
+An iteration of an iteration-level scheduler (Orca, vLLM) runs one forward pass over a ragged
+batch: some sequences decode one token against their KV cache, some prefill a chunk of their
+prompt. Its composition is the list of ``(q, kv)`` per sequence (tokens processed, KV length
+after the step) and the number of sequences that sample a token.
+
+:func:`composition_step` builds that pass as an ordinary trace step: every op outside attention
+runs on all ``M = sum q`` tokens at once (the ops of :func:`archsim.trace.generate.step_ops`
+for ``M`` tokens), the LM head on the sampling sequences only, and each layer's attention score,
+softmax and context as one ragged op whose FLOPs and bytes are the exact sums over sequences
+(``attrs["segments"]``: ``((q, kv, count), ...)``, for devices that price by shape).
+
+:class:`StepModel` prices compositions. On a design point of one device, ops run back to
+back, so a step's time is the sum of its op costs: the cost of everything but attention
+depends only on ``M`` and on the number of sampling sequences and is memoized per value, and
+attention is priced once per layer shape, counted ``num_layers`` times; the first iteration of
+a run is checked against the engine, and a model whose layers differ falls back to the engine
+for every iteration (tests check both agree). A design point of several devices (placement
+rules) runs each distinct composition through the engine (:class:`archsim.engine.Simulator`),
+memoized. Design points with a parallelism plan or transforms are refused: the plan recounts
+attention from its shape, which a ragged batch does not have.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from ..trace.counting import attention, elementwise, matmul
+from ..trace.generate import step_ops
+from ..trace.schema import ATTENTION_KINDS, Op, OpKind, Phase, Step, Trace
+
+_CTX = ATTENTION_KINDS | {OpKind.SOFTMAX}
+_TAIL = ("final_norm", "lm_head", "sample")
+
+
+def segments_of(seqs) -> tuple:
+    """``((q, kv, count), ...)`` sorted: the ragged batch ``seqs`` (``(q, kv)`` pairs)."""
+    return tuple(sorted((q, kv, n) for (q, kv), n in Counter(seqs).items()))
+
+
+def _one(op: Op, q: int, c: int, heads: int) -> tuple:
+    """Counts ``(flops, read, written, kv bytes)`` of ``op`` (one layer's score, softmax or
+    context) for one sequence of ``q`` new tokens against ``c`` cached ones, from
+    :mod:`archsim.trace.counting`."""
+    sh = op.shape
+    if op.kind is OpKind.SOFTMAX:
+        one = elementwise(op.id, op.name, op.kind, op.layer, q * heads, c, "softmax",
+                          op.dtype, op.deps)
+    else:
+        one = attention(op.id, op.name, op.kind, op.layer, 1, sh["heads"], sh["kv_heads"],
+                        q, c, sh["head_dim"], op.dtype, op.kv_dtype, op.deps)
+    return (one.flops, one.bytes_read, one.bytes_written, one.kv_bytes)
+
+
+def _ragged(op: Op, segments: tuple, heads: int, memo: dict | None = None) -> Op:
+    """``op`` (attention score, softmax or context of one layer) over a ragged batch
+    (``memo``: per-sequence counts of this op by ``(q, kv)``)."""
+    memo = {} if memo is None else memo
+    flops = read = written = kv = 0
+    nseq = rows = qmax = cmax = 0
+    for q, c, n in segments:
+        t = memo.get((q, c))
+        if t is None:
+            t = memo[(q, c)] = _one(op, q, c, heads)
+        flops += n * t[0]
+        read += n * t[1]
+        written += n * t[2]
+        kv += n * t[3]
+        nseq += n
+        rows += q * n
+        qmax = q if q > qmax else qmax
+        cmax = c if c > cmax else cmax
+    if op.kind is OpKind.SOFTMAX:
+        shape = {"rows": rows * heads, "cols": cmax}
+    else:
+        shape = dict(op.shape, batch=nseq, q_len=qmax, kv_len=cmax)
+    return Op(op.id, op.name, op.kind, op.layer, shape, op.dtype, flops, read, written,
+              op.weight_bytes, kv, op.weight_dtype, op.kv_dtype, op.deps, None, None,
+              {**op.attrs, "segments": segments}, op.devices, op.prior)
+
+
+def composition_step(w, seqs, sampling: int) -> Step:
+    """The forward pass of model ``w`` over the ragged batch ``seqs`` (``(q, kv)`` per
+    sequence) in which ``sampling`` sequences sample a token (see module docstring)."""
+    segments = segments_of(seqs)
+    M = sum(q for q, _ in seqs)
+    w1 = dataclasses.replace(w, batch_size=1)
+    m = w.model
+    ops = []
+    for op in step_ops(w1, M, M):
+        if op.kind in _CTX:
+            op = _ragged(op, segments, m.num_heads)
+        elif op.name in _TAIL:
+            if not sampling:
+                continue                # nothing samples: no final norm, LM head or sampling
+            op = _tail(op, w, sampling)
+        ops.append(op)
+    phase = Phase.DECODE if all(q == 1 for q, _ in seqs) else (
+        Phase.PREFILL if sampling == len(seqs) and all(q == c for q, c in seqs) else Phase.MIXED)
+    return Step(0, phase, len(seqs), M, max(c for _, c in seqs), tuple(ops),
+                tokens_out=sampling, first_tokens=0)
+
+
+def _tail(op: Op, w, rows: int) -> Op:
+    """Final norm, LM head or sampling on ``rows`` positions (0: the op does nothing)."""
+    m, act, wt = w.model, w.precision.activations, w.precision.weights
+    if op.name == "final_norm":
+        p = m.hidden_size * (2 if m.norm == "layernorm" else 1)
+        return elementwise(op.id, op.name, op.kind, -1, rows, m.hidden_size, m.norm, act,
+                           op.deps, param_elements=p, wdtype=wt, per_row_flops=1)
+    if op.name == "lm_head":
+        return matmul(op.id, op.name, -1, rows, m.vocab_size, m.hidden_size, act, wt, op.deps,
+                      bias=False)
+    return elementwise(op.id, op.name, op.kind, -1, rows, m.vocab_size, "argmax", act, op.deps)
+
+
+class StepModel:
+    """Iteration times (integer picoseconds) of workload ``w``'s model on design point ``hw``.
+
+    Parameters
+    ----------
+    hw : HardwareConfig
+    w : Workload
+        The model and precisions (batch, prompt and generation lengths are the requests').
+    """
+
+    def __init__(self, hw, w) -> None:
+        from ..engine.simulator import Simulator
+        self.hw, self.w = hw, w
+        if hw.trace_transforms():
+            from ..errors import ConfigError
+            raise ConfigError(f"serving on design point {hw.name!r} is not modelled: its "
+                              "parallelism plan or transforms would split an iteration's "
+                              "ragged attention as if every sequence had the longest context; "
+                              "serve a design point without them (placement rules are fine), "
+                              "or use --replicas for data parallelism",
+                              key="parallelism" if hw.parallelism is not None else "transforms")
+        self.sim = Simulator(hw)
+        self.additive = len(hw.devices) == 1
+        self._lin: dict = {}
+        self._tail: dict = {}
+        self._attn: dict = {}
+        self._engine: dict = {}
+        self._layer = None
+        # every decoder layer has the same ops: price one and count it num_layers times
+        self._w1 = dataclasses.replace(w, model=dataclasses.replace(w.model, num_layers=1))
+        self._name = next(iter(self.sim.system.devices))
+        self._device = self.sim.system.devices[self._name]
+        self._checked = False             # the first iteration is checked against the engine
+        self.counts: dict = {}            # (device, kind, action) -> count, all iterations
+        self.link_stats: dict = {}        # link -> [bytes, busy ps]
+        self.calls = 0
+
+    def time_ps(self, seqs, sampling: int) -> int:
+        """Duration of one iteration over ``seqs`` (``(q, kv)`` per sequence), ``sampling`` of
+        them sampling a token; its action counts are added to :attr:`counts` (and link traffic
+        to :attr:`link_stats`), for pricing once the run is over."""
+        self.calls += 1
+        if self.additive and not self._checked:
+            self._checked = True
+            before = dict(self.counts)
+            fast = self._fast(seqs, sampling)
+            if fast == self._engine_ps(seqs, sampling):
+                return fast
+            # the layers differ (per-layer precisions, windows ...): the engine prices it all
+            self.counts, self.additive = before, False
+        if not self.additive:
+            key = (segments_of(seqs), sampling)
+            hit = self._engine.get(key)
+            if hit is None:
+                step = composition_step(self.w, seqs, sampling)
+                r = self.sim.run(Trace((step,), self.w.to_dict()))
+                hit = self._engine[key] = (int(r.step_ps.sum()), tuple(r.actions.items()),
+                                           tuple(r.link_stats.items()))
+            for name, (b, busy) in hit[2]:
+                st = self.link_stats.setdefault(name, [0, 0])
+                st[0] += b
+                st[1] += busy
+            return self._add(hit)
+        return self._fast(seqs, sampling)
+
+    def _engine_ps(self, seqs, sampling: int) -> int:
+        """The engine's time for the iteration (nothing counted)."""
+        step = composition_step(self.w, seqs, sampling)
+        return int(self.sim.run(Trace((step,), self.w.to_dict())).step_ps.sum())
+
+    def _fast(self, seqs, sampling: int) -> int:
+        """The additive, memoized time of the iteration on one device (counts added)."""
+        M = sum(q for q, _ in seqs)
+        lin = self._lin.get(M)
+        if lin is None:
+            lin = self._lin[M] = self._sum(composition_step(self._w1, [(M, M)], 0), "lin")
+        tail = self._tail.get(sampling)
+        if tail is None:
+            tail = self._tail[sampling] = self._sum(
+                composition_step(self._w1, [(1, 1)] * sampling, sampling), "tail") \
+                if sampling else (0, ())
+        seg = segments_of(seqs)
+        att = self._attn.get(seg)
+        if att is None:
+            if self._layer is None:
+                self._layer = [op for op in step_ops(dataclasses.replace(self.w, batch_size=1),
+                                                     1, 1) if op.kind in _CTX and op.layer == 0]
+                self._memos = [{} for _ in self._layer]
+            H = self.w.model.num_heads
+            att = self._attn[seg] = self._costs(
+                [_ragged(op, seg, H, memo) for op, memo in zip(self._layer, self._memos)],
+                self.w.model.num_layers, memo=False)
+        return self._add(lin) + self._add(tail) + self._add(att)
+
+    def _add(self, part) -> int:
+        """Count ``part``'s actions; its duration."""
+        counts = self.counts
+        for k, v in part[1]:
+            counts[k] = counts.get(k, 0) + v
+        return part[0]
+
+    def _sum(self, step: Step, part: str) -> tuple:
+        """``(ps, actions)`` of one part of ``step``: ``lin`` (all but attention and the tail)
+        or ``tail`` (final norm, LM head, sampling); a layer's op counts ``num_layers`` times."""
+        ops = [op for op in step.ops
+               if (op.name in _TAIL) == (part == "tail") and op.kind not in _CTX]
+        return self._costs(ops, None)
+
+    def _costs(self, ops, times: int | None, memo: bool = True) -> tuple:
+        """``(ps, actions)`` of ``ops`` on the device, each counted ``times`` (``None``:
+        ``num_layers`` for a layer's op, once otherwise), actions as ``((device, kind,
+        action), count)`` items."""
+        dev = self._name
+        L = self.w.model.num_layers
+        ps, acts = 0, {}
+        for op in ops:
+            n = times if times is not None else (L if op.layer >= 0 else 1)
+            c = self.sim.cost(dev, op) if memo else self._device.op_cost(op)
+            ps += c.duration_ps * n
+            kind = op.kind.value
+            for a, v in c.actions.items():
+                k = (dev, kind, a)
+                acts[k] = acts.get(k, 0) + v * n
+        return ps, tuple(acts.items())
+
+    def priced(self, makespan_ps: int, replicas: int = 1):
+        """:class:`archsim.pricing.Priced` of everything counted, ``replicas`` copies of the
+        design point on for ``makespan_ps`` (static power)."""
+        from ..pricing import price
+        p = price(self.sim.system, makespan_ps, self.counts,
+                  {k: tuple(v) for k, v in self.link_stats.items()})
+        if replicas == 1:
+            return p
+        static = sum(d["static"] for d in p.energy["devices"].values())
+        return dataclasses.replace(p, energy_j=p.energy_j + (replicas - 1) * static)
