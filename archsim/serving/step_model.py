@@ -136,6 +136,12 @@ class StepModel:
                               "serve a design point without them (placement rules are fine), "
                               "or use --replicas for data parallelism",
                               key="parallelism" if hw.parallelism is not None else "transforms")
+        if getattr(w, "attention_window", None) is not None:
+            from ..errors import ConfigError
+            raise ConfigError("serving with a sink + window attention is not modelled: the "
+                              "paged KV cache and the ragged attention grow with each "
+                              "request's context, where a window bounds both; simulate it "
+                              "with archsim run", key="attention_window")
         self.sim = Simulator(hw)
         self.additive = len(hw.devices) == 1
         self._lin: dict = {}

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...trace.counting import attention, elementwise, matmul
+from ...trace.counting import elementwise, matmul
+from ...trace.generate import _at_context as _gen_at_context
 from ...trace.generate import step_ops
 from ...trace.schema import ATTENTION_KINDS, OpKind
 
@@ -20,19 +21,13 @@ def _context_dependent(op) -> bool:
     return op.kind in ATTENTION_KINDS or op.kind is OpKind.SOFTMAX
 
 
-def at_context(op, C: int):
-    """``op`` (an attention or softmax op) against a KV cache of ``C`` tokens, attributes
-    kept."""
-    sh = op.shape
-    if op.kind is OpKind.SOFTMAX:
-        new = elementwise(op.id, op.name, op.kind, op.layer, sh["rows"], C, "softmax",
-                          op.dtype, op.deps)
-    else:
-        new = attention(op.id, op.name, op.kind, op.layer, sh["batch"], sh["heads"],
-                        sh["kv_heads"], sh["q_len"], C, sh["head_dim"], op.dtype, op.kv_dtype,
-                        op.deps)
-    if op.attrs != new.attrs:
-        new = dataclasses.replace(new, attrs=op.attrs)
+def at_context(op, C: int, w):
+    """``op`` (an attention or softmax op) against a KV cache of ``C`` tokens, as the analytic
+    generator builds it for workload ``w`` (a sink + window attention attends to at most its
+    span), the op's own attributes (tree mask, KV re-read) kept."""
+    new = _gen_at_context(op, C, w)
+    if op.attrs and {**new.attrs, **op.attrs} != new.attrs:
+        new = dataclasses.replace(new, attrs={**new.attrs, **op.attrs})
     return new
 
 
@@ -90,6 +85,7 @@ class ForwardPass:
             if attrs and _context_dependent(op):
                 changes["attrs"] = {**op.attrs, **attrs}
             out.append(dataclasses.replace(op, **changes) if changes else op)
+        self.w = w
         self.template = tuple(out)
         self.ctx = [i for i, op in enumerate(out) if _context_dependent(op)]
         self._placed: dict = {}
@@ -113,7 +109,7 @@ class ForwardPass:
             self._placed[key] = placed
         ops = list(placed)
         for j in self.ctx:
-            ops[j] = at_context(placed[j], C)
+            ops[j] = at_context(placed[j], C, self.w)
         return ops
 
 
