@@ -21,8 +21,8 @@ import numpy as np
 from ..errors import ConfigError
 from .energy import EnergyReport, dram_energy
 from .kernel import (CONTROLLER_COMMANDS, LOG_COLS, NPARAM, NSTAT, P_CLOSED, P_HITCAP,
-                     P_LOGCAP, P_NBA, P_NBG, P_NR, P_QSIZE, P_REFI, P_REFIPB, P_REFMODE, P_WHI,
-                     P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS, controller_kernel_nb,
+                     P_LOGCAP, P_NBA, P_NBG, P_NR, P_QSIZE, P_REFI, P_REFIPB, P_REFMODE,
+                     P_REFWAIT, P_WHI, P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS, controller_kernel_nb,
                      controller_kernel_py)
 from .mapping import decode
 
@@ -114,6 +114,8 @@ def _params(spec, n_req: int, logcap: int) -> np.ndarray:
     prm[P_WHI] = max(1, int(round(c.write_high_watermark * c.queue_size)))
     prm[P_WLO] = int(round(c.write_low_watermark * c.queue_size))
     prm[P_LOGCAP] = logcap
+    interval = prm[P_REFIPB] if c.refresh == "per_bank" else prm[P_REFI]
+    prm[P_REFWAIT] = int(round(c.refresh_hit_wait * interval))
     return prm
 
 

@@ -52,8 +52,8 @@ from .timing import COMPILED, INF, LOG_COLS, earliest, jit_twins, log_command, n
 
 # indices into the parameter vector
 P_NR, P_NBG, P_NBA, P_QSIZE, P_CLOSED, P_HITCAP, P_REFMODE, P_REFI, P_WHI, P_WLO, P_LOGCAP, \
-    P_REFIPB = range(12)
-NPARAM = 12
+    P_REFIPB, P_REFWAIT = range(13)
+NPARAM = 13
 # indices into the stats vector
 S_NOW, S_NLOG, S_STATUS, S_OPEN_CYCLES, S_LAST_EVENT = range(5)
 NSTAT = 5
@@ -62,9 +62,10 @@ NSTAT = 5
 B_OPEN_ROW, B_HITS, B_QUEUED, B_REFRESHED = range(4)
 NBANKSTATE = 4
 # rows of the per-rank state: open banks, cycle the first of them opened, next refresh deadline,
-# where the per-bank round search starts, the bank being refreshed, banks refreshed this round
-R_OPEN, R_OPEN_SINCE, R_REF_DUE, R_REF_NEXT, R_REF_BANK, R_REF_DONE = range(6)
-NRANKSTATE = 6
+# where the per-bank round search starts, the bank being refreshed, banks refreshed this round,
+# whether a due refresh is waiting for queued hits to the rows it would close
+R_OPEN, R_OPEN_SINCE, R_REF_DUE, R_REF_NEXT, R_REF_BANK, R_REF_DONE, R_REF_HOLD = range(7)
+NRANKSTATE = 7
 __all__ = ["LOG_COLS", "CONTROLLER_COMMANDS", "controller_kernel_nb", "controller_kernel_py"]
 
 #: the commands the controller issues; ``ids[i]`` is the id of ``CONTROLLER_COMMANDS[i]``
@@ -132,21 +133,39 @@ def refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount, ref_ptr, r
 
 def request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since, pend):
     """The command request ``k`` needs now and its class (1 row hit, 2 other): RD/WR on a hit
-    (class 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict;
-    ``(-1, 0)`` while a conflict PRE is held back for queued hits to the open row."""
+    (class 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict.
+    A conflict PRE is held back while a queued request of either queue hits the open row (row-
+    aware drain, as DRAMsim3's per-bank queues and Ramulator 2's hit check do), unless the bank
+    has served ``hitcap`` hits since its ACT: ``(-1, 0)`` when a hit of the served queue holds
+    it, ``(-2, 0)`` when only hits of the other queue do."""
     fb = fbank[k]
     orow = open_row[fb]
     if orow == row[k]:
         return ids[I_WR] if mode == 1 else ids[I_RD], 1 if hits_since[fb] < hitcap else 2
     if orow < 0:
         return ids[I_ACT], 2
-    if pend[mode, fb] > 0 and hits_since[fb] < hitcap:
-        return -1, 0
+    if hits_since[fb] < hitcap:
+        if pend[mode, fb] > 0:
+            return -1, 0
+        if pend[1 - mode, fb] > 0:
+            return -2, 0
     return ids[I_PRE], 2
 
 
-def next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due):
-    """The next arrival the queues can take, or the next refresh deadline (``INF`` if none)."""
+def refresh_waits(r, fb, refmode, nbpr, pend, m):
+    """Whether the refresh due at rank ``r`` (all-bank, or per-bank to ``fb``) would close a row
+    that queued requests of queue ``m`` (0 reads, 1 writes, 2 either) hit."""
+    lo = r * nbpr if refmode == 1 else fb
+    hi = (r + 1) * nbpr if refmode == 1 else fb + 1
+    for b in range(lo, hi):
+        if (m != 1 and pend[0, b] > 0) or (m != 0 and pend[1, b] > 0):
+            return True
+    return False
+
+
+def next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due, ref_hold, refwait):
+    """The next arrival the queues can take, the next refresh deadline, or the end of a
+    refresh's wait for queued hits (``INF`` if none)."""
     N = arrival.shape[0]
     ev = INF
     if nxt < N:
@@ -154,8 +173,9 @@ def next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due):
             ev = arrival[nxt]
     if refmode != 0 and (qn[0] + qn[1] > 0 or nxt < N):
         for r in range(ref_due.shape[0]):
-            if ref_due[r] > now and ref_due[r] < ev:
-                ev = ref_due[r]
+            due = ref_due[r] + refwait if ref_hold[r] != 0 else ref_due[r]
+            if due > now and due < ev:
+                ev = due
     return ev
 
 
@@ -304,6 +324,9 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
     ref_tgt = ranks[R_REF_BANK]
     ref_ndone = ranks[R_REF_DONE]
     interval = prm[P_REFIPB] if refmode == 2 else prm[P_REFI]
+    refwait = prm[P_REFWAIT]
+    ref_hold = ranks[R_REF_HOLD]
+    force = 0   # serve the other queue: every request of this one waits for its hits
     for r in range(NR):
         ref_due[r] = interval + (r * interval) // NR
     mode = 0
@@ -317,6 +340,9 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         nxt = admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend,
                     qcount, enqueue)
         mode = next_mode(mode, qn, prm[P_WHI], prm[P_WLO])
+        smode = 1 - mode if force != 0 and qn[1 - mode] > 0 else mode
+        held_other = 0
+        ref_other = 0
         # ---- the best command: refresh candidates (class 0), then requests (FR-FCFS) --------
         best_t = INF
         best_cls = 9
@@ -328,25 +354,37 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         best_k = -1
         if refmode != 0:
             for r in range(NR):
+                ref_hold[r] = 0
                 if now < ref_due[r]:
                     continue
                 cmd, fb = refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount,
                                          ref_ptr, ref_done, ref_tgt)
+                if now < ref_due[r] + refwait and refresh_waits(r, fb, refmode, nbpr, pend, 2):
+                    ref_hold[r] = 1   # let the queued hits go first, up to the bound
+                    if not refresh_waits(r, fb, refmode, nbpr, pend, smode):
+                        ref_other = 1
+                    continue
                 g = (fb % nbpr) // NBA
                 t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                              w_level, w_next, w_lat)
                 if t < best_t:
                     best_t, best_cls, best_cmd, best_fb, best_r, best_g = t, 0, cmd, fb, r, g
-        for i in range(qn[mode]):
-            k = queue[mode, i]
+        for i in range(qn[smode]):
+            k = queue[smode, i]
             r = rank[k]
             fb = fbank[k]
-            if refmode != 0 and now >= ref_due[r] and (refmode == 1 or fb == ref_tgt[r]):
+            refreshing = refmode != 0 and now >= ref_due[r] and (refmode == 1 or
+                                                                  fb == ref_tgt[r])
+            if refreshing and ref_hold[r] == 0:
                 continue  # its bank (rank) is being refreshed
-            cmd, cls = request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since,
+            cmd, cls = request_command(k, smode, ids, hitcap, row, fbank, open_row, hits_since,
                                        pend)
             if cmd < 0:
+                if cmd == -2:
+                    held_other = 1
                 continue
+            if refreshing and open_row[fb] != row[k]:
+                continue  # the refresh waits for row hits only
             # prune: the channel-level bound already loses to the best so far (ties go to the
             # older request, which was seen first)
             t = max(nx[cmd], now)
@@ -361,13 +399,18 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                 best_k = k
                 if t == now and cls == 1:
                     break  # the oldest ready row hit: nothing later can beat it
+        if force == 0 and (ref_other != 0 or best_t == INF and held_other != 0):
+            force = 1   # only hits of the other queue keep rows open: serve them first
+            continue
         # ---- or first the next arrival / refresh deadline -------------------------------------
-        ev = next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due)
+        ev = next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due, ref_hold,
+                        refwait)
         if ev <= best_t:
             if ev == INF:
                 status = 1
                 break
             now = ev
+            force = 0
             continue
         # ---- issue -------------------------------------------------------------------------
         T = best_t
@@ -377,9 +420,10 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         g = best_g
         k = best_k
         if k >= 0 and (cmd == ids[I_RD] or cmd == ids[I_WR]):
-            cmd = serve(T, cmd, fb, k, best_pos, mode, prm[P_CLOSED], ids, queue, qn, pend,
+            cmd = serve(T, cmd, fb, k, best_pos, smode, prm[P_CLOSED], ids, queue, qn, pend,
                         hits_since, qcount, issue)
             done += 1
+        force = 0
         record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
                c_next, c_lat, w_level, w_prev, w_lat, w_n)
         open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend,
@@ -400,8 +444,8 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
 
 
 #: the parts of the loop, inlined into it by numba (``inline="always"``)
-_PARTS = ("admit", "next_mode", "refresh_target", "request_command", "next_event", "serve",
-          "update_banks", "update_refresh")
+_PARTS = ("admit", "next_mode", "refresh_target", "refresh_waits", "request_command",
+          "next_event", "serve", "update_banks", "update_refresh")
 controller_kernel_py = controller_kernel
 _INLINED = jit_twins(globals(), _PARTS, COMPILED)
 # the loop runs without numba's reference counting (nrt=False): every array an inlined part

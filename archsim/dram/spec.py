@@ -105,7 +105,7 @@ class Organization:
 
 TIMING_NAMES = ("nBL", "nCL", "nCWL", "nRCD", "nRP", "nRAS", "nRC", "nWR", "nRTP", "nCCD_S",
                 "nCCD_L", "nRRD_S", "nRRD_L", "nWTR_S", "nWTR_L", "nFAW", "nRFC", "nREFI")
-OPTIONAL_TIMINGS = ("nRPab", "nRFCpb", "nREFIpb", "nRREFD", "nPPD", "nTA")
+OPTIONAL_TIMINGS = ("nRCDWR", "nRPab", "nRFCpb", "nREFIpb", "nRREFD", "nPPD", "nTA")
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Timing:
     nBL: TimingValue = _tv(doc="data-bus cycles of one burst")
     nCL: TimingValue = _tv()
     nCWL: TimingValue = _tv()
-    nRCD: TimingValue = _tv()
+    nRCD: TimingValue = _tv(doc="ACT to read (tRCDRD where the standard has two values)")
     nRP: TimingValue = _tv()
     nRAS: TimingValue = _tv()
     nRC: TimingValue = _tv()
@@ -132,12 +132,14 @@ class Timing:
     nRFC: TimingValue = _tv(doc="all-bank refresh cycle time")
     nREFI: TimingValue = _tv(doc="average refresh interval")
     source: str = param()
+    nRCDWR: Optional[TimingValue] = param(default=None, doc="ACT to write, tRCDWR of "
+                                          "JESD235/238/250 (default nRCD)")
     nRPab: Optional[TimingValue] = param(default=None, doc="all-bank precharge (default nRP)")
     nRFCpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh cycle time")
     nREFIpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh interval "
                                            "(default nREFI / banks per rank)")
     nRREFD: Optional[TimingValue] = param(default=None, doc="REFpb to REFpb/ACT, other bank")
-    nPPD: Optional[TimingValue] = param(default=None, doc="PRE to PRE (LPDDR5)")
+    nPPD: Optional[TimingValue] = param(default=None, doc="PRE to PRE (HBM3, LPDDR5)")
     nTA: TimingValue = param(default=TimingValue(cycles=2), doc="read-to-write bus turnaround")
 
     def cycles(self) -> dict:
@@ -148,6 +150,7 @@ class Timing:
             if v is not None:
                 out[name] = v.to_cycles(self.tCK_s)
         out.setdefault("nRPab", out["nRP"])
+        out.setdefault("nRCDWR", out["nRCD"])
         out.setdefault("nPPD", 0)
         return out
 
@@ -194,6 +197,9 @@ class ControllerConfig:
     write_low_watermark: float = param(default=0.2, min=0, max=1)
     row_hit_cap: int = param(default=16, min=1, doc="row hits served before a conflicting "
                              "request may close the row")
+    refresh_hit_wait: float = param(default=1.0, min=0, max=8, doc="refresh intervals a due "
+                                    "refresh waits for queued hits to the rows it would close "
+                                    "(JEDEC allows postponing up to 8 refreshes)")
 
     def validate(self):
         from .mapping import parse_mapping

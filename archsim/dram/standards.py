@@ -144,7 +144,10 @@ GENERIC_RULES = (
     ("bank_group", WR_LIKE, RD_LIKE, ("nCWL", "nBL", "nWTR_L"), 0),
     # --- bank --------------------------------------------------------------------------------
     ("bank", ("ACT",), ("ACT",), ("nRC",), 0),
-    ("bank", ("ACT",), RD_LIKE + WR_LIKE, ("nRCD",), 0),
+    ("bank", ("ACT",), RD_LIKE, ("nRCD",), 0),
+    # write-specific ACT-to-CAS delay (tRCDWR of JESD235/238/250; equal to tRCD where the
+    # standard has one value)
+    ("bank", ("ACT",), WR_LIKE, ("nRCDWR",), 0),
     ("bank", ("ACT",), ("PRE",), ("nRAS",), 0),
     ("bank", ("PRE",), ("ACT",), ("nRP",), 0),
     ("bank", ("RD",), ("PRE",), ("nRTP",), 0),
@@ -166,10 +169,15 @@ PER_BANK_REFRESH_RULES = (
     ("bank", ("WRA",), ("REFpb",), ("nCWL", "nBL", "nWR", "nRP"), 0),
 )
 
+#: tPPD: precharge-to-precharge delay between banks of a (pseudo-)channel
+PPD_RULES = (("rank", ("PRE",), ("PRE",), ("nPPD",), 0),)
+
 #: standard-specific extras
 EXTRA_RULES = {
-    # LPDDR5 tPPD: precharge-to-precharge delay (JESD209-5; Ramulator 2 LPDDR5.cpp nPPD)
-    "LPDDR5": (("rank", ("PRE",), ("PRE",), ("nPPD",), 0),),
+    # HBM3 tPPD (JESD238; Ramulator 2.1 HBM3 requires 2 cycles between PREs)
+    "HBM3": PPD_RULES,
+    # LPDDR5 tPPD (JESD209-5; Ramulator 2 LPDDR5.cpp nPPD)
+    "LPDDR5": PPD_RULES,
 }
 
 

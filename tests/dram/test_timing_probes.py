@@ -496,6 +496,9 @@ SIM_PROBES = {
     # one read to a closed bank: ACT, then RD as soon as nRCD allows
     "nRCD": (("bank", "ACT", "RD", ("nRCD",)), "same bank", {},
              lambda s: _gap(run(s, _open(A)), "ACT", "RD", A, A)),
+    # one write to a closed bank: ACT, then WR as soon as the write-specific nRCDWR allows
+    "nRCDWR": (("bank", "ACT", "WR", ("nRCDWR",)), "same bank", {},
+               lambda s: _gap(run(s, [(0, "W", A, 1, 0)]), "ACT", "WR", A, A)),
     # two rows of one bank requested at once: the conflict PRE waits for nRAS (RD + nRTP is
     # earlier)
     "nRAS": (("bank", "ACT", "PRE", ("nRAS",)), "same bank", {},
