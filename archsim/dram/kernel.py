@@ -10,8 +10,10 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
 * Requests (sorted by arrival) enter a read or a write queue of ``queue_size`` entries in order;
   a full queue back-pressures later requests.
 * Each request needs one command now: RD/WR on a row hit, ACT on a closed bank, PRE on a conflict.
-  A PRE is held back while the active queue still has hits to the open row, unless the bank has
-  served ``row_hit_cap`` hits since its ACT (starvation guard).
+  A PRE is held back while a request the row was opened for still waits, in either queue (such
+  requests are served whatever the read/write mode, like Ramulator 2's active buffer), and while
+  the served queue has hits to the open row, unless the bank has served ``row_hit_cap`` hits
+  since its ACT (starvation guard).
 * Every command's earliest legal cycle is the max of next-allowed cycles kept per (node, command)
   at each level (channel, rank, bank group, bank) and of the rolling windows (tFAW); the tables
   are updated on issue from the precomputed constraint arrays.
@@ -23,7 +25,9 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
   comes from the constraint table).
 * Refresh: all-bank (PREA if needed, then REFab every nREFI) or per-bank (PRE if needed, then
   REFpb every nREFIpb to a bank not yet refreshed in the current round, preferring one with no
-  queued request); requests to a bank (rank) being refreshed wait.
+  queued request); requests to a bank (rank) being refreshed wait. A due refresh first waits,
+  up to ``refresh_hit_wait`` refresh intervals, while it would close a row opened for a waiting
+  request or hit by the served queue (only row hits go to its banks meanwhile).
 * Closed-row policy: a RD/WR becomes RDA/WRA when no other queued request hits the row.
 * One command per cycle per channel.
 
@@ -59,8 +63,8 @@ S_NOW, S_NLOG, S_STATUS, S_OPEN_CYCLES, S_LAST_EVENT = range(5)
 NSTAT = 5
 # rows of the per-bank state: open row (-1 closed), row hits served since the ACT, queued
 # requests, refreshed in the current per-bank refresh round
-B_OPEN_ROW, B_HITS, B_QUEUED, B_REFRESHED = range(4)
-NBANKSTATE = 4
+B_OPEN_ROW, B_HITS, B_QUEUED, B_REFRESHED, B_ACTIVE = range(5)
+NBANKSTATE = 5
 # rows of the per-rank state: open banks, cycle the first of them opened, next refresh deadline,
 # where the per-bank round search starts, the bank being refreshed, banks refreshed this round,
 # whether a due refresh is waiting for queued hits to the rows it would close
@@ -131,34 +135,30 @@ def refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount, ref_ptr, r
     return ids[I_REFPB], fb
 
 
-def request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since, pend):
+def request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since, pend, pend_act):
     """The command request ``k`` needs now and its class (1 row hit, 2 other): RD/WR on a hit
-    (class 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict.
-    A conflict PRE is held back while a queued request of either queue hits the open row (row-
-    aware drain, as DRAMsim3's per-bank queues and Ramulator 2's hit check do), unless the bank
-    has served ``hitcap`` hits since its ACT: ``(-1, 0)`` when a hit of the served queue holds
-    it, ``(-2, 0)`` when only hits of the other queue do."""
+    (class 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict;
+    ``(-1, 0)`` while a conflict PRE is held back: always while a request the row was opened
+    for waits (in either queue: row-aware drain, as Ramulator 2's active buffer), and while
+    the queue served has hits to the open row, up to ``hitcap`` hits since the ACT."""
     fb = fbank[k]
     orow = open_row[fb]
     if orow == row[k]:
         return ids[I_WR] if mode == 1 else ids[I_RD], 1 if hits_since[fb] < hitcap else 2
     if orow < 0:
         return ids[I_ACT], 2
-    if hits_since[fb] < hitcap:
-        if pend[mode, fb] > 0:
-            return -1, 0
-        if pend[1 - mode, fb] > 0:
-            return -2, 0
+    if pend_act[fb] > 0 or pend[mode, fb] > 0 and hits_since[fb] < hitcap:
+        return -1, 0
     return ids[I_PRE], 2
 
 
-def refresh_waits(r, fb, refmode, nbpr, pend, m):
+def refresh_waits(r, fb, refmode, nbpr, pend, pend_act, m):
     """Whether the refresh due at rank ``r`` (all-bank, or per-bank to ``fb``) would close a row
-    that queued requests of queue ``m`` (0 reads, 1 writes, 2 either) hit."""
+    opened for a waiting request, or one that queue ``m`` hits."""
     lo = r * nbpr if refmode == 1 else fb
     hi = (r + 1) * nbpr if refmode == 1 else fb + 1
     for b in range(lo, hi):
-        if (m != 1 and pend[0, b] > 0) or (m != 0 and pend[1, b] > 0):
+        if pend_act[b] > 0 or pend[m, b] > 0:
             return True
     return False
 
@@ -197,7 +197,7 @@ def serve(T, cmd, fb, k, pos, mode, closed_policy, ids, queue, qn, pend, hits_si
     return cmd
 
 
-def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, open_row,
+def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, pend_act, open_row,
                  hits_since, open_cnt, open_start):
     """Bank state after issuing ``cmd`` (ACT, PRE, RDA/WRA, PREA); returns the cycles of rank
     ``r`` with an open bank that ended now."""
@@ -220,6 +220,7 @@ def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, open_
         open_row[fb] = -1
         pend[0, fb] = 0
         pend[1, fb] = 0
+        pend_act[fb] = 0
         open_cnt[r] -= 1
         if open_cnt[r] == 0:
             ended = T - open_start[r]
@@ -228,6 +229,7 @@ def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, open_
             open_row[b] = -1
             pend[0, b] = 0
             pend[1, b] = 0
+            pend_act[b] = 0
         if open_cnt[r] > 0:
             ended = T - open_start[r]
         open_cnt[r] = 0
@@ -289,20 +291,24 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     ranks = np.zeros((NRANKSTATE, NR), np.int64)
     queue = np.zeros((2, prm[P_QSIZE]), np.int64)
     qn = np.zeros(2, np.int64)
+    active = np.zeros(arrival.shape[0], np.int64)
+    nact = np.zeros(2, np.int64)
     return controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                            c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                            nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
-                           issue, enqueue, log, counts, stats)
+                           active, nact, issue, enqueue, log, counts, stats)
 
 
 def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                     nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
-                    issue, enqueue, log, counts, stats):
+                    active, nact, issue, enqueue, log, counts, stats):
     """The controller loop of :func:`controller_kernel` on allocated state: ``fbank`` (flat
     bank of each request), the timing state of :func:`archsim.dram.timing.new_state`, ``banks``
     (rows ``B_*``) and ``ranks`` (rows ``R_*``), ``pend`` (queued hits to each bank's open row,
-    reads and writes), the read and write ``queue`` (request indices) and their lengths ``qn``.
+    reads and writes), the read and write ``queue`` (request indices) and their lengths
+    ``qn``, ``active`` (per request: a row was opened for it) and ``nact`` (such requests per
+    queue).
     """
     NR = prm[P_NR]
     NBG = prm[P_NBG]
@@ -326,7 +332,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
     interval = prm[P_REFIPB] if refmode == 2 else prm[P_REFI]
     refwait = prm[P_REFWAIT]
     ref_hold = ranks[R_REF_HOLD]
-    force = 0   # serve the other queue: every request of this one waits for its hits
+    pend_act = banks[B_ACTIVE]   # waiting requests each bank's open row was opened for
     for r in range(NR):
         ref_due[r] = interval + (r * interval) // NR
     mode = 0
@@ -340,9 +346,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         nxt = admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend,
                     qcount, enqueue)
         mode = next_mode(mode, qn, prm[P_WHI], prm[P_WLO])
-        smode = 1 - mode if force != 0 and qn[1 - mode] > 0 else mode
-        held_other = 0
-        ref_other = 0
+        best_m = mode
         # ---- the best command: refresh candidates (class 0), then requests (FR-FCFS) --------
         best_t = INF
         best_cls = 9
@@ -359,29 +363,32 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     continue
                 cmd, fb = refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount,
                                          ref_ptr, ref_done, ref_tgt)
-                if now < ref_due[r] + refwait and refresh_waits(r, fb, refmode, nbpr, pend, 2):
+                if now < ref_due[r] + refwait and refresh_waits(r, fb, refmode, nbpr, pend,
+                                                                pend_act, mode):
                     ref_hold[r] = 1   # let the queued hits go first, up to the bound
-                    if not refresh_waits(r, fb, refmode, nbpr, pend, smode):
-                        ref_other = 1
                     continue
                 g = (fb % nbpr) // NBA
                 t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                              w_level, w_next, w_lat)
                 if t < best_t:
                     best_t, best_cls, best_cmd, best_fb, best_r, best_g = t, 0, cmd, fb, r, g
-        for i in range(qn[smode]):
-            k = queue[smode, i]
+        # the queue of the mode, then requests of the other queue a row was opened for
+        nscan = qn[mode] + (qn[1 - mode] if nact[1 - mode] > 0 else 0)
+        for i in range(nscan):
+            m = mode if i < qn[mode] else 1 - mode
+            pos = i if m == mode else i - qn[mode]
+            k = queue[m, pos]
             r = rank[k]
             fb = fbank[k]
+            if m != mode and (active[k] == 0 or open_row[fb] != row[k]):
+                continue
             refreshing = refmode != 0 and now >= ref_due[r] and (refmode == 1 or
                                                                   fb == ref_tgt[r])
             if refreshing and ref_hold[r] == 0:
                 continue  # its bank (rank) is being refreshed
-            cmd, cls = request_command(k, smode, ids, hitcap, row, fbank, open_row, hits_since,
-                                       pend)
+            cmd, cls = request_command(k, m, ids, hitcap, row, fbank, open_row, hits_since,
+                                       pend, pend_act)
             if cmd < 0:
-                if cmd == -2:
-                    held_other = 1
                 continue
             if refreshing and open_row[fb] != row[k]:
                 continue  # the refresh waits for row hits only
@@ -395,13 +402,11 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                          w_level, w_next, w_lat)
             if t < best_t or (t == best_t and cls < best_cls):
                 best_t, best_cls, best_cmd, best_fb, best_r, best_g = t, cls, cmd, fb, r, g
-                best_pos = i
+                best_pos = pos
                 best_k = k
+                best_m = m
                 if t == now and cls == 1:
                     break  # the oldest ready row hit: nothing later can beat it
-        if force == 0 and (ref_other != 0 or best_t == INF and held_other != 0):
-            force = 1   # only hits of the other queue keep rows open: serve them first
-            continue
         # ---- or first the next arrival / refresh deadline -------------------------------------
         ev = next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due, ref_hold,
                         refwait)
@@ -410,7 +415,6 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                 status = 1
                 break
             now = ev
-            force = 0
             continue
         # ---- issue -------------------------------------------------------------------------
         T = best_t
@@ -420,14 +424,23 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         g = best_g
         k = best_k
         if k >= 0 and (cmd == ids[I_RD] or cmd == ids[I_WR]):
-            cmd = serve(T, cmd, fb, k, best_pos, smode, prm[P_CLOSED], ids, queue, qn, pend,
+            if active[k] != 0:
+                active[k] = 0
+                nact[best_m] -= 1
+                if pend_act[fb] > 0:
+                    pend_act[fb] -= 1
+            cmd = serve(T, cmd, fb, k, best_pos, best_m, prm[P_CLOSED], ids, queue, qn, pend,
                         hits_since, qcount, issue)
             done += 1
-        force = 0
+        elif k >= 0 and cmd == ids[I_ACT]:
+            if active[k] == 0:   # the row is opened for this request
+                active[k] = 1
+                nact[best_m] += 1
+            pend_act[fb] += 1
         record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
                c_next, c_lat, w_level, w_prev, w_lat, w_n)
         open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend,
-                                    open_row, hits_since, open_cnt, open_start)
+                                    pend_act, open_row, hits_since, open_cnt, open_start)
         update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone)
         counts[cmd] += 1
         nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb % NBA,
