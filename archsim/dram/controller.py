@@ -152,7 +152,9 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
     spec : DramSpec
         From :func:`archsim.dram.load_spec` (controller settings included).
     addresses : array of int
-        Byte addresses (one access of ``spec.org.access_bytes`` each).
+        Byte addresses (one access of ``spec.org.access_bytes`` each), within
+        ``0 .. spec.capacity_bytes`` (else a :class:`~archsim.errors.ConfigError`: never
+        wrapped).
     is_write : array of bool
     arrival : array of int, optional
         Arrival cycle of each request (non-decreasing); default all 0 (as fast as the queues
@@ -162,8 +164,17 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
     engine : {"numba", "python"}
         The compiled kernel or its pure-Python twin (same algorithm, same results).
     """
-    addresses = np.asarray(addresses, np.int64)
+    cap = spec.capacity_bytes
+    try:
+        addresses = np.asarray(addresses, np.int64)
+    except OverflowError:
+        raise ConfigError(f"an address does not fit 64 bits; {spec.name} holds {cap} B") \
+            from None
     n = len(addresses)
+    if n and (addresses.min() < 0 or addresses.max() >= cap):
+        bad = int(addresses[(addresses < 0) | (addresses >= cap)][0])
+        raise ConfigError(f"address {bad:#x} is outside the {spec.name} device (0 .. {cap:#x}):"
+                          f" addresses are never wrapped")
     is_write = np.asarray(is_write).astype(np.int64)
     if arrival is None:
         arrival = np.zeros(n, np.int64)

@@ -268,6 +268,12 @@ class DramSpec:
         return self.org.bank_groups * self.org.banks_per_group
 
     @property
+    def capacity_bytes(self) -> int:
+        """Bytes addressable on the device (all channels, ranks, banks, rows)."""
+        o = self.org
+        return self.n_channels * o.ranks * self.banks_per_rank * o.rows * int(o.row_size_bytes)
+
+    @property
     def command_set(self) -> CommandSet:
         """The standard's commands (names, scopes, bus use; ids = indices)."""
         return STANDARDS[self.config.standard].command_set
