@@ -112,8 +112,9 @@ def read_trace(path: str, fmt: str = "auto", capacity_bytes: int | None = None):
             if a < 0 or a >= limit:
                 where = f"the device capacity {limit:#x} ({limit} B)" if capacity_bytes \
                     is not None else "2^63"
-                raise ConfigError(f"address {a_txt} = {a:#x} is outside 0 .. {where}: "
-                                  f"addresses are never wrapped", file=path, line=ln)
+                shown = a_txt if a_txt.lower() == f"{a:#x}" else f"{a_txt} ({a:#x})"
+                raise ConfigError(f"address {shown} is outside 0 .. {where}: addresses are "
+                                  f"never wrapped", file=path, line=ln)
             if has:
                 try:
                     c = int(cyc_txt, 10)
