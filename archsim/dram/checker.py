@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
+from .spec import ROW_COMMANDS
+
 
 _SCOPE_DEPTH = {"channel": 0, "rank": 1, "bank_group": 2, "bank": 3}
 
@@ -69,6 +71,11 @@ class _ChannelChecker:
         self.bus_dir = None
         self.last_ref = {}               # (rank, bg, bank) -> cycle of last refresh
         self.violations = []
+        # HBM pseudo-channels on shared, separate row and column command buses: a row and a
+        # column command may share a cycle
+        self.two_buses = getattr(getattr(spec, "controller", None), "pseudo_channel_buses",
+                                 "") == "shared" and spec.org.pseudo_channels > 1
+        self.last_bus = {}
 
     # nodes at `level` touched by a command of scope `scope` at address (r, g, b)
     def nodes(self, level, scope, r, g, b):
@@ -98,7 +105,13 @@ class _ChannelChecker:
     def step(self, i, cyc, cmd, r, g, b, row):
         spec_cmd = self.commands[cmd]
         scope = spec_cmd.scope
-        if cyc <= self.last_cycle:
+        if self.two_buses:
+            bus = "row" if cmd in ROW_COMMANDS else "column"
+            if cyc < self.last_cycle or cyc <= self.last_bus.get(bus, -1):
+                self.fail(i, cyc, cmd, f"issued before the previous command or in the same "
+                          f"cycle as the previous {bus} command: one per bus per cycle")
+            self.last_bus[bus] = cyc
+        elif cyc <= self.last_cycle:
             self.fail(i, cyc, cmd, f"issued at or before the previous command (cycle "
                       f"{self.last_cycle}): one command per cycle")
         self.last_cycle = cyc
@@ -232,4 +245,33 @@ def check_log(spec, log, constraints=None, *, max_violations: int = 100) -> list
             break
     for ck in checkers.values():
         out.extend(ck.violations)
+    if getattr(getattr(spec, "controller", None), "pseudo_channel_buses", "") == "shared":
+        out.extend(_shared_bus_violations(spec, log, names))
     return out[:max_violations]
+
+
+def _shared_bus_violations(spec, log, names) -> list:
+    """Pseudo-channels of one HBM channel share its row and its column command bus
+    (JESD235/JESD238): one command per bus per cycle on the channel, and an ACT holds the row
+    bus for 2 cycles."""
+    pcs = spec.org.pseudo_channels
+    out = []
+    phys = (log.channel // pcs).tolist()
+    order = sorted(range(len(phys)), key=lambda i: (phys[i], int(log.cycle[i])))
+    last = {}   # (physical channel, bus) -> cycle of its previous command
+    last_act = {}
+    for i in order:
+        ch, cyc, cmd = phys[i], int(log.cycle[i]), names[int(log.command[i])]
+        bus = "row" if cmd in ROW_COMMANDS else "column"
+        if last.get((ch, bus)) == cyc:
+            out.append(Violation(i, cyc, int(log.channel[i]), cmd, f"two commands in cycle "
+                                 f"{cyc} on the {bus} command bus shared by channel {ch}'s "
+                                 f"pseudo-channels"))
+        ta = last_act.get(ch)
+        if bus == "row" and ta is not None and cyc - ta < 2:
+            out.append(Violation(i, cyc, int(log.channel[i]), cmd, f"ACT@{ta} -> {cmd} on the "
+                                 f"row command bus of channel {ch}: {cyc - ta} < 2 cycles"))
+        last[(ch, bus)] = cyc
+        if cmd == "ACT":
+            last_act[ch] = cyc
+    return out

@@ -29,7 +29,8 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
   up to ``refresh_hit_wait`` refresh intervals, while it would close a row opened for a waiting
   request or hit by the served queue (only row hits go to its banks meanwhile).
 * Closed-row policy: a RD/WR becomes RDA/WRA when no other queued request hits the row.
-* One command per cycle per channel.
+* One command per cycle per channel; or, for HBM pseudo-channels sharing separate row and
+  column command buses (``P_SAMECYCLE``), one per bus per cycle, from the constraint table.
 
 The loop (:func:`controller_loop`, on state allocated by :func:`controller_kernel`) reads as the
 steps above, each a part of its own: :func:`admit` (arrivals into the queues), :func:`next_mode`
@@ -56,8 +57,8 @@ from .timing import COMPILED, INF, LOG_COLS, earliest, jit_twins, log_command, n
 
 # indices into the parameter vector
 P_NR, P_NBG, P_NBA, P_QSIZE, P_CLOSED, P_HITCAP, P_REFMODE, P_REFI, P_WHI, P_WLO, P_LOGCAP, \
-    P_REFIPB, P_REFWAIT = range(13)
-NPARAM = 13
+    P_REFIPB, P_REFWAIT, P_SAMECYCLE = range(14)
+NPARAM = 14
 # indices into the stats vector
 S_NOW, S_NLOG, S_STATUS, S_OPEN_CYCLES, S_LAST_EVENT = range(5)
 NSTAT = 5
@@ -445,7 +446,9 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         counts[cmd] += 1
         nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb % NBA,
                            row[k] if k >= 0 else -1, col[k] if k >= 0 else -1, k)
-        now = T + 1
+        # one command per cycle, or (separate row and column command buses, whose one-per-
+        # cycle rules are in the constraint table) another command in the same cycle
+        now = T if prm[P_SAMECYCLE] != 0 else T + 1
     for r in range(NR):
         if open_cnt[r] > 0:
             open_cycles += now - open_start[r]
