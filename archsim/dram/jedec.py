@@ -7,7 +7,8 @@ catches a rule the simulator's table lacks (a missing tRCDWR or tPPD would other
 unnoticed: a checker that reads the simulator's own table cannot see what is not in it).
 
 Sources (parameter definitions, facts only): JESD235 (HBM2) and JESD238 (HBM3) "array access
-timings counted per pseudo channel"; JESD250 (GDDR6); JESD209-5 (LPDDR5). A parameter a standard
+timings counted per pseudo channel"; JESD250 (GDDR6); JESD209-5 (LPDDR5); JESD79-4 (DDR4, which
+has all-bank refresh only: the REFpb entries drop out with the command). A parameter a standard
 does not define is listed with the standards that have it. Where a standard defines the write
 ACT-to-CAS delay separately (tRCDWR: HBM2, HBM3, GDDR6) the spec's ``nRCDWR`` holds it; LPDDR5
 has one tRCD, and a spec without ``nRCDWR`` uses ``nRCD`` for both.
@@ -22,7 +23,7 @@ from functools import lru_cache
 
 from .standards import Constraint, evaluate_latency
 
-ALL = frozenset({"HBM2", "HBM3", "GDDR6", "LPDDR5"})
+ALL = frozenset({"HBM2", "HBM3", "GDDR6", "LPDDR5", "DDR4"})
 RD = ("RD", "RDA")
 WR = ("WR", "WRA")
 

@@ -227,7 +227,7 @@ class DramSpecConfig:
     _preset_category = "dram"
 
     name: str = param()
-    standard: Literal["HBM2", "HBM3", "GDDR6", "LPDDR5"] = param()
+    standard: Literal["HBM2", "HBM3", "GDDR6", "LPDDR5", "DDR4"] = param()
     source: str = param()
     organization: Organization = param()
     timing: Timing = param()

@@ -203,15 +203,19 @@ class Standard:
 
 def _standard(name: str, per_bank: bool) -> Standard:
     rules = GENERIC_RULES + (PER_BANK_REFRESH_RULES if per_bank else ()) + EXTRA_RULES.get(name, ())
+    if not per_bank:   # no REFpb command: drop it from the rules that name it
+        rules = tuple((lv, pre, tuple(f for f in fol if f != "REFpb"), expr, win)
+                      for lv, pre, fol, expr, win in rules if "REFpb" not in pre)
     return Standard(name, per_bank, rules)
 
 
-#: the standards archsim knows (all four have a per-bank refresh command in JEDEC)
+#: the standards archsim knows (DDR4 has no per-bank refresh command)
 STANDARDS = {
     "HBM2": _standard("HBM2", True),    # REFSB, JESD235
     "HBM3": _standard("HBM3", True),    # REFpb, JESD238
     "GDDR6": _standard("GDDR6", True),  # REFpb, JESD250
     "LPDDR5": _standard("LPDDR5", True),  # REFpb, JESD209-5
+    "DDR4": _standard("DDR4", False),   # all-bank refresh only, JESD79-4
 }
 
 

@@ -57,7 +57,7 @@ def test_a_rule_missing_from_the_simulators_table_is_caught():
     assert check_log(spec, ok) == []
 
 
-@pytest.mark.parametrize("preset,gap_read,gap_write", [("gddr6", 27, 16), ("hbm3", 23, 23),
+@pytest.mark.parametrize("preset,gap_read,gap_write", [("gddr6", 27, 16), ("hbm3", 31, 15),
                                                        ("hbm2", 14, 14), ("gddr6-aim", 36, 28)])
 def test_write_act_to_cas_delay_is_its_own_timing(preset, gap_read, gap_write):
     # tRCDWR: a WR may follow its ACT after nRCDWR, a RD only after nRCD (t - 1 blocked, t ok)
