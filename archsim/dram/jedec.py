@@ -7,8 +7,8 @@ catches a rule the simulator's table lacks (a missing tRCDWR or tPPD would other
 unnoticed: a checker that reads the simulator's own table cannot see what is not in it).
 
 Sources (parameter definitions, facts only): JESD235 (HBM2) and JESD238 (HBM3) "array access
-timings counted per pseudo channel"; JESD250 (GDDR6); JESD209-5 (LPDDR5); JESD79-4 (DDR4, which
-has all-bank refresh only: the REFpb entries drop out with the command). A parameter a standard
+timings counted per pseudo channel"; JESD250 (GDDR6); JESD209-5 (LPDDR5); JESD79-4 (DDR4) and
+JESD79-5 (DDR5), modelled with all-bank refresh only: the REFpb entries drop out with the command. A parameter a standard
 does not define is listed with the standards that have it. Where a standard defines the write
 ACT-to-CAS delay separately (tRCDWR: HBM2, HBM3, GDDR6) the spec's ``nRCDWR`` holds it; LPDDR5
 has one tRCD, and a spec without ``nRCDWR`` uses ``nRCD`` for both.
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from .standards import Constraint, evaluate_latency
 
-ALL = frozenset({"HBM2", "HBM3", "GDDR6", "LPDDR5", "DDR4"})
+ALL = frozenset({"HBM2", "HBM3", "GDDR6", "LPDDR5", "DDR4", "DDR5"})
 RD = ("RD", "RDA")
 WR = ("WR", "WRA")
 
@@ -38,7 +38,7 @@ JEDEC_TIMINGS = (
     # precharge
     ("tRP", ALL, "bank", ("PRE",), ("ACT",), ("nRP",), 0),
     ("tRPab", ALL, "rank", ("PREA",), ("ACT",), ("nRPab",), 0),
-    ("tPPD", frozenset({"HBM3", "LPDDR5"}), "rank", ("PRE",), ("PRE",), ("nPPD",), 0),
+    ("tPPD", frozenset({"HBM3", "LPDDR5", "DDR5"}), "rank", ("PRE",), ("PRE",), ("nPPD",), 0),
     # read / write to precharge (write recovery counts from the end of the write burst)
     ("tRTP", ALL, "bank", ("RD",), ("PRE",), ("nRTP",), 0),
     ("tRTP", ALL, "rank", ("RD",), ("PREA",), ("nRTP",), 0),
@@ -54,6 +54,7 @@ JEDEC_TIMINGS = (
     # column to column
     ("tCCD_L", ALL, "bank_group", RD, RD, ("nCCD_L",), 0),
     ("tCCD_L", ALL, "bank_group", WR, WR, ("nCCD_L",), 0),
+    ("tCCD_L_WR", frozenset({"DDR5"}), "bank_group", WR, WR, ("nCCD_L_WR",), 0),
     ("tCCD_S", ALL, "rank", RD, RD, ("nCCD_S",), 0),
     ("tCCD_S", ALL, "rank", WR, WR, ("nCCD_S",), 0),
     ("tWTR_L", ALL, "bank_group", WR, RD, ("nCWL", "nBL", "nWTR_L"), 0),

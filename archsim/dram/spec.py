@@ -109,7 +109,8 @@ class Organization:
 
 TIMING_NAMES = ("nBL", "nCL", "nCWL", "nRCD", "nRP", "nRAS", "nRC", "nWR", "nRTP", "nCCD_S",
                 "nCCD_L", "nRRD_S", "nRRD_L", "nWTR_S", "nWTR_L", "nFAW", "nRFC", "nREFI")
-OPTIONAL_TIMINGS = ("nRCDWR", "nRPab", "nRFCpb", "nREFIpb", "nRREFD", "nPPD", "nTA")
+OPTIONAL_TIMINGS = ("nRCDWR", "nCCD_L_WR", "nRPab", "nRFCpb", "nREFIpb", "nRREFD", "nPPD",
+                    "nTA")
 
 
 @dataclass(frozen=True)
@@ -138,12 +139,14 @@ class Timing:
     source: str = param()
     nRCDWR: Optional[TimingValue] = param(default=None, doc="ACT to write, tRCDWR of "
                                           "JESD235/238/250 (default nRCD)")
+    nCCD_L_WR: Optional[TimingValue] = param(default=None, doc="WR to WR in a bank group "
+                                             "(DDR5 tCCD_L_WR; no rule when absent)")
     nRPab: Optional[TimingValue] = param(default=None, doc="all-bank precharge (default nRP)")
     nRFCpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh cycle time")
     nREFIpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh interval "
                                            "(default nREFI / banks per rank)")
     nRREFD: Optional[TimingValue] = param(default=None, doc="REFpb to REFpb/ACT, other bank")
-    nPPD: Optional[TimingValue] = param(default=None, doc="PRE to PRE (HBM3, LPDDR5)")
+    nPPD: Optional[TimingValue] = param(default=None, doc="PRE to PRE (HBM3, LPDDR5, DDR5)")
     nTA: TimingValue = param(default=TimingValue(cycles=2), doc="read-to-write bus turnaround")
 
     def cycles(self) -> dict:
@@ -227,7 +230,7 @@ class DramSpecConfig:
     _preset_category = "dram"
 
     name: str = param()
-    standard: Literal["HBM2", "HBM3", "GDDR6", "LPDDR5", "DDR4"] = param()
+    standard: Literal["HBM2", "HBM3", "GDDR6", "LPDDR5", "DDR4", "DDR5"] = param()
     source: str = param()
     organization: Organization = param()
     timing: Timing = param()

@@ -178,6 +178,9 @@ EXTRA_RULES = {
     "HBM3": PPD_RULES,
     # LPDDR5 tPPD (JESD209-5; Ramulator 2 LPDDR5.cpp nPPD)
     "LPDDR5": PPD_RULES,
+    # DDR5 tPPD and the write-to-write delay in a bank group tCCD_L_WR (JESD79-5; Ramulator 2
+    # DDR5.cpp nPPD, nCCDL_WR)
+    "DDR5": PPD_RULES + (("bank_group", WR_LIKE, WR_LIKE, ("nCCD_L_WR",), 0),),
 }
 
 
@@ -216,6 +219,7 @@ STANDARDS = {
     "GDDR6": _standard("GDDR6", True),  # REFpb, JESD250
     "LPDDR5": _standard("LPDDR5", True),  # REFpb, JESD209-5
     "DDR4": _standard("DDR4", False),   # all-bank refresh only, JESD79-4
+    "DDR5": _standard("DDR5", False),   # JESD79-5; same-bank refresh (REFsb) not modelled
 }
 
 

@@ -21,6 +21,11 @@ SOURCES = {
              dict(nCL=22, nCWL=16, nRCD=22, nRP=22, nRAS=52, nRC=74, nRFC=560, nREFI=7800,
                   nRRD_S=4, nRRD_L=8, nWTR_S=4, nWTR_L=12, nFAW=34, nWR=24, nRTP=12,
                   nCCD_S=4, nCCD_L=8, nBL=4)),
+    "ddr5": ("Ramulator 2 DDR5.cpp DDR5_3200AN with DDR5_16Gb_x8 (tables: nRRDL 5, nFAW 32, "
+             "tRFC1 295 ns, tREFI 3900 ns; nCCDS_WTR = nCWL + nBL + 4, nCCDL_WTR = ... + 16)",
+             dict(nBL=8, nCL=24, nCWL=22, nRCD=24, nRP=24, nRAS=52, nRC=75, nWR=48, nRTP=12,
+                  nPPD=2, nCCD_S=8, nCCD_L=8, nCCD_L_WR=16, nRRD_S=8, nRRD_L=5, nWTR_S=4,
+                  nWTR_L=16, nFAW=32, nRFC=472, nREFI=6240, nTA=4)),
     "hbm3": ("Ramulator 2.1 HBM3 6400 (research notes table)",
              dict(nBL=2, nCL=20, nRCD=31, nRCDWR=15, nRP=26, nRAS=45, nRC=72, nCCD_S=2,
                   nCCD_L=4, nRRD_S=4, nRRD_L=5, nFAW=24, nREFI=6240)),
