@@ -22,8 +22,8 @@ from ..errors import ConfigError
 from .energy import EnergyReport, dram_energy
 from .kernel import (CONTROLLER_COMMANDS, LOG_COLS, NPARAM, NSTAT, P_CLOSED, P_HITCAP,
                      P_LOGCAP, P_NBA, P_NBG, P_NR, P_QSIZE, P_REFI, P_REFIPB, P_REFMODE,
-                     P_REFWAIT, P_SAMECYCLE, P_WHI, P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS, controller_kernel_nb,
-                     controller_kernel_py)
+                     P_REFWAIT, P_SAMECYCLE, P_WHI, P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS,
+                     controller_kernel_nb, controller_kernel_py)
 from .mapping import decode
 
 

@@ -8,8 +8,8 @@ unnoticed: a checker that reads the simulator's own table cannot see what is not
 
 Sources (parameter definitions, facts only): JESD235 (HBM2) and JESD238 (HBM3) "array access
 timings counted per pseudo channel"; JESD250 (GDDR6); JESD209-5 (LPDDR5); JESD79-4 (DDR4) and
-JESD79-5 (DDR5), modelled with all-bank refresh only: the REFpb entries drop out with the command. A parameter a standard
-does not define is listed with the standards that have it. Where a standard defines the write
+JESD79-5 (DDR5), both modelled with all-bank refresh only (the REFpb entries drop out with the
+command). A parameter a standard does not define is listed with the standards that have it. Where a standard defines the write
 ACT-to-CAS delay separately (tRCDWR: HBM2, HBM3, GDDR6) the spec's ``nRCDWR`` holds it; LPDDR5
 has one tRCD, and a spec without ``nRCDWR`` uses ``nRCD`` for both.
 
