@@ -5,6 +5,11 @@ For each standard: 1e6-request stream and random traces through ``archsim.dram.s
 numba compile time is excluded. The pure-Python twin (same algorithm, interpreted) is timed on
 fewer requests and the ratio is printed.
 
+The targets (issue 13) and the other simulators' speeds are printed beside the figures: random
+traffic >= 1.5 M requests/s per core, streams >= 2 M; Ramulator 2.0a 48-76 k and DRAMsim3 102 k
+(random) to 389 k (stream) requests/s, as measured for the project research notes
+(shared/research/pim-dram.md, simulators table), not on this machine.
+
 Run: ``python benchmarks/dram_speed.py [--requests N] [--twin-requests M]``
 """
 from __future__ import annotations
@@ -16,6 +21,10 @@ import numpy as np
 
 from archsim.dram import load_spec, simulate
 from archsim.dram.cli import random_requests, stream_requests
+
+
+#: DRAMsim3's speed per pattern (research notes: measured on the notes' machine)
+DRAMSIM3_REQ_PER_S = {"random": 102_000, "stream": 389_000}
 
 
 def rate(spec, gen, n, engine="numba", repeat=1):
@@ -32,17 +41,23 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--twin-requests", type=int, default=20_000)
-    ap.add_argument("--standards", default="hbm2,hbm3,gddr6,lpddr5")
+    ap.add_argument("--standards", default="hbm2,hbm3,gddr6,lpddr5,ddr4")
     a = ap.parse_args(argv)
     print("numba compile time excluded (warm-up run first); single core; best of 2 runs")
-    print(f"{'spec':8} {'pattern':7} {'numba req/s':>13} {'twin req/s':>11} {'ratio':>7}")
+    print("target: random >= 1,500,000 req/s, stream >= 2,000,000 req/s; for comparison (research "
+          "notes, other machine): Ramulator 2.0a 48-76 k req/s, DRAMsim3 102 k (random) - 389 k "
+          "(stream) req/s")
+    print(f"{'spec':8} {'pattern':7} {'numba req/s':>13} {'twin req/s':>11} {'ratio':>7} "
+          f"{'vs DRAMsim3':>11}")
     for name in a.standards.split(","):
         spec = load_spec(name)
         for label, gen in (("stream", stream_requests), ("random", random_requests)):
             rate(spec, gen, 5000)  # warm-up / compile
             nb = rate(spec, gen, a.requests, repeat=2)
             py = rate(spec, gen, a.twin_requests, engine="python")
-            print(f"{name:8} {label:7} {nb:13,.0f} {py:11,.0f} {nb / py:7.0f}x", flush=True)
+            ref = DRAMSIM3_REQ_PER_S[label]
+            print(f"{name:8} {label:7} {nb:13,.0f} {py:11,.0f} {nb / py:7.0f}x "
+                  f"{nb / ref:10.1f}x", flush=True)
     return 0
 
 

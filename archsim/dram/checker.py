@@ -17,6 +17,10 @@ list). It checks, per channel:
 * one command per cycle, cycles non-decreasing;
 * refresh: no bank goes more than ``9 x nREFI`` without a refresh (JEDEC allows postponing 8).
 
+Besides the simulator's rules (``spec.constraints``) it checks a second table written apart
+from the JEDEC parameter definitions (:mod:`archsim.dram.jedec`), so that a rule the
+simulator's table lacks is still caught.
+
 Command names, scopes and data-bus use come from ``spec.command_set``, so a spec that extends
 the command set (PIM) is checked by the same code. Used by the tests on random, streaming and
 adversarial traffic and on PIM command streams.
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass
+
+from .spec import ROW_COMMANDS
 
 
 _SCOPE_DEPTH = {"channel": 0, "rank": 1, "bank_group": 2, "bank": 3}
@@ -65,6 +71,11 @@ class _ChannelChecker:
         self.bus_dir = None
         self.last_ref = {}               # (rank, bg, bank) -> cycle of last refresh
         self.violations = []
+        # HBM pseudo-channels on shared, separate row and column command buses: a row and a
+        # column command may share a cycle
+        self.two_buses = getattr(getattr(spec, "controller", None), "pseudo_channel_buses",
+                                 "") == "shared" and spec.org.pseudo_channels > 1
+        self.last_bus = {}
 
     # nodes at `level` touched by a command of scope `scope` at address (r, g, b)
     def nodes(self, level, scope, r, g, b):
@@ -87,12 +98,20 @@ class _ChannelChecker:
         return [n[1:] for n in self.nodes("bank", scope, r, g, b)]
 
     def fail(self, i, cyc, cmd, msg):
-        self.violations.append(Violation(i, cyc, self.channel, cmd, msg))
+        v = Violation(i, cyc, self.channel, cmd, msg)
+        if v not in self.violations[-4:]:   # both tables may name the same rule
+            self.violations.append(v)
 
     def step(self, i, cyc, cmd, r, g, b, row):
         spec_cmd = self.commands[cmd]
         scope = spec_cmd.scope
-        if cyc <= self.last_cycle:
+        if self.two_buses:
+            bus = "row" if cmd in ROW_COMMANDS else "column"
+            if cyc < self.last_cycle or cyc <= self.last_bus.get(bus, -1):
+                self.fail(i, cyc, cmd, f"issued before the previous command or in the same "
+                          f"cycle as the previous {bus} command: one per bus per cycle")
+            self.last_bus[bus] = cyc
+        elif cyc <= self.last_cycle:
             self.fail(i, cyc, cmd, f"issued at or before the previous command (cycle "
                       f"{self.last_cycle}): one command per cycle")
         self.last_cycle = cyc
@@ -195,14 +214,21 @@ def check_log(spec, log, constraints=None, *, max_violations: int = 100) -> list
     spec : DramSpec or PimSpec
         Provides the organisation, integer timings and the constraint list.
     constraints : sequence of Constraint, optional
-        Defaults to ``spec.constraints``.
+        Check exactly these. Default: ``spec.constraints`` and the independent JEDEC table
+        (:func:`archsim.dram.jedec.jedec_constraints`).
 
     Returns
     -------
     list of Violation
         Empty when the log is legal (at most ``max_violations`` are collected).
     """
-    cons = spec.constraints if constraints is None else constraints
+    if constraints is None:
+        from .jedec import jedec_constraints
+        standard = getattr(spec, "dram", spec).config.standard
+        cons = tuple(spec.constraints) + jedec_constraints(standard, spec.timings,
+                                                           spec.command_set.names)
+    else:
+        cons = constraints
     names = spec.command_set.names
     checkers = {}
     out = []
@@ -219,4 +245,33 @@ def check_log(spec, log, constraints=None, *, max_violations: int = 100) -> list
             break
     for ck in checkers.values():
         out.extend(ck.violations)
+    if getattr(getattr(spec, "controller", None), "pseudo_channel_buses", "") == "shared":
+        out.extend(_shared_bus_violations(spec, log, names))
     return out[:max_violations]
+
+
+def _shared_bus_violations(spec, log, names) -> list:
+    """Pseudo-channels of one HBM channel share its row and its column command bus
+    (JESD235/JESD238): one command per bus per cycle on the channel, and an ACT holds the row
+    bus for 2 cycles."""
+    pcs = spec.org.pseudo_channels
+    out = []
+    phys = (log.channel // pcs).tolist()
+    order = sorted(range(len(phys)), key=lambda i: (phys[i], int(log.cycle[i])))
+    last = {}   # (physical channel, bus) -> cycle of its previous command
+    last_act = {}
+    for i in order:
+        ch, cyc, cmd = phys[i], int(log.cycle[i]), names[int(log.command[i])]
+        bus = "row" if cmd in ROW_COMMANDS else "column"
+        if last.get((ch, bus)) == cyc:
+            out.append(Violation(i, cyc, int(log.channel[i]), cmd, f"two commands in cycle "
+                                 f"{cyc} on the {bus} command bus shared by channel {ch}'s "
+                                 f"pseudo-channels"))
+        ta = last_act.get(ch)
+        if bus == "row" and ta is not None and cyc - ta < 2:
+            out.append(Violation(i, cyc, int(log.channel[i]), cmd, f"ACT@{ta} -> {cmd} on the "
+                                 f"row command bus of channel {ch}: {cyc - ta} < 2 cycles"))
+        last[(ch, bus)] = cyc
+        if cmd == "ACT":
+            last_act[ch] = cyc
+    return out

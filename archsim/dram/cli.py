@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from ..errors import ConfigError
+from .traces import FORMATS, read_trace  # noqa: F401  (read_trace: importable here too)
 
 
 def stream_requests(spec, n: int, read_ratio: float = 1.0, seed: int = 0):
@@ -32,63 +33,6 @@ def random_requests(spec, n: int, read_ratio: float = 1.0, seed: int = 0):
     return addr, wr, None
 
 
-def read_trace(path: str):
-    """Read a trace: each line ``[<arrival cycle>] <address in hex> <R|W>``; ``#`` comments.
-
-    Raises
-    ------
-    ConfigError
-        Naming the file and line of the first bad line.
-    """
-    addrs, wrs, arrs = [], [], []
-    with_arrival = None
-    try:
-        fh = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read trace: {exc.strerror or exc}", file=path) from None
-    with fh:
-        for ln, line in enumerate(fh, 1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            parts = text.split()
-            if len(parts) not in (2, 3):
-                raise ConfigError(f"expected '[cycle] <hex address> <R|W>', got {text!r}",
-                                  file=path, line=ln)
-            has = len(parts) == 3
-            if with_arrival is None:
-                with_arrival = has
-            elif has != with_arrival:
-                raise ConfigError("every line must have an arrival cycle, or none",
-                                  file=path, line=ln)
-            try:
-                a = int(parts[-2], 16)
-            except ValueError:
-                raise ConfigError(f"bad hex address {parts[-2]!r}", file=path, line=ln) from None
-            if a < 0:
-                raise ConfigError(f"negative address {parts[-2]!r}", file=path, line=ln)
-            op = parts[-1].upper()
-            if op not in ("R", "W"):
-                raise ConfigError(f"bad operation {parts[-1]!r}: expected R or W", file=path,
-                                  line=ln)
-            if has:
-                try:
-                    c = int(parts[0])
-                except ValueError:
-                    raise ConfigError(f"bad arrival cycle {parts[0]!r}", file=path,
-                                      line=ln) from None
-                if c < 0 or (arrs and c < arrs[-1]):
-                    raise ConfigError(f"arrival cycle {c} is negative or earlier than the "
-                                      "previous line's", file=path, line=ln)
-                arrs.append(c)
-            addrs.append(a)
-            wrs.append(op == "W")
-    if not addrs:
-        raise ConfigError("trace has no requests", file=path)
-    return (np.array(addrs, np.int64), np.array(wrs, bool),
-            np.array(arrs, np.int64) if with_arrival else None)
-
-
 def _dram(args) -> int:
     from .controller import simulate
     from .spec import load_spec
@@ -101,7 +45,7 @@ def _dram(args) -> int:
         ctrl["refresh"] = args.refresh
     spec = load_spec(args.spec, **ctrl)
     if args.trace:
-        addr, wr, arr = read_trace(args.trace)
+        addr, wr, arr = read_trace(args.trace, args.trace_format, spec.capacity_bytes)
     else:
         if args.requests is None or args.requests < 1:
             raise ConfigError("--requests N (N >= 1) is needed without --trace")
@@ -159,7 +103,11 @@ def add_commands(subparsers) -> None:
     p.add_argument("spec", help="DRAM preset name (hbm2, hbm3, gddr6, lpddr5...) or YAML file")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--pattern", choices=["stream", "random"], default="stream")
-    src.add_argument("--trace", help="file of lines '[cycle] <hex address> <R|W>'")
+    src.add_argument("--trace", help="request trace: archsim '[cycle] <address> <R|W>', "
+                     "Ramulator 2 '<LD|ST> <address>' or DRAMsim3 '<hex address> <READ|WRITE> "
+                     "<cycle>' (addresses: hex only with 0x, decimal otherwise)")
+    p.add_argument("--trace-format", choices=FORMATS, default="auto",
+                   help="trace format (auto: from the first line)")
     p.add_argument("--requests", type=int, help="number of generated requests")
     p.add_argument("--read-ratio", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)

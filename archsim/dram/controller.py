@@ -21,9 +21,9 @@ import numpy as np
 from ..errors import ConfigError
 from .energy import EnergyReport, dram_energy
 from .kernel import (CONTROLLER_COMMANDS, LOG_COLS, NPARAM, NSTAT, P_CLOSED, P_HITCAP,
-                     P_LOGCAP, P_NBA, P_NBG, P_NR, P_QSIZE, P_REFI, P_REFIPB, P_REFMODE, P_WHI,
-                     P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS, controller_kernel_nb,
-                     controller_kernel_py)
+                     P_LOGCAP, P_NBA, P_NBG, P_NR, P_QSIZE, P_REFI, P_REFIPB, P_REFMODE,
+                     P_REFWAIT, P_SAMECYCLE, P_WHI, P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS,
+                     controller_kernel_nb, controller_kernel_py)
 from .mapping import decode
 
 
@@ -97,12 +97,18 @@ class DramResult:
         return float(np.percentile(lat, 99) * self.spec.tck_s * 1e9) if len(lat) else 0.0
 
 
+def shared_buses(spec) -> bool:
+    """True when the pseudo-channels of a channel share one controller and command bus."""
+    return spec.controller.pseudo_channel_buses == "shared" and spec.org.pseudo_channels > 1
+
+
 def _params(spec, n_req: int, logcap: int) -> np.ndarray:
     c = spec.controller
     t = spec.timings
     prm = np.zeros(NPARAM, np.int64)
     org = spec.org
-    prm[P_NR] = org.ranks
+    # shared buses: the pseudo-channels take the place of the (single) rank
+    prm[P_NR] = org.pseudo_channels if shared_buses(spec) else org.ranks
     prm[P_NBG] = org.bank_groups
     prm[P_NBA] = org.banks_per_group
     prm[P_QSIZE] = c.queue_size
@@ -114,12 +120,15 @@ def _params(spec, n_req: int, logcap: int) -> np.ndarray:
     prm[P_WHI] = max(1, int(round(c.write_high_watermark * c.queue_size)))
     prm[P_WLO] = int(round(c.write_low_watermark * c.queue_size))
     prm[P_LOGCAP] = logcap
+    interval = prm[P_REFIPB] if c.refresh == "per_bank" else prm[P_REFI]
+    prm[P_REFWAIT] = int(round(c.refresh_hit_wait * interval))
+    prm[P_SAMECYCLE] = 1 if shared_buses(spec) else 0
     return prm
 
 
 def run_channel(spec, arrival, is_write, rank, bg, bank, row, col, *, log=False, engine="numba"):
     """Run one channel's controller; returns ``(issue, enqueue, log_rows, counts, stats)``."""
-    tb = spec.tables
+    tb = spec.shared_pc_tables if shared_buses(spec) else spec.tables
     cs = spec.command_set
     ids = np.array([cs.id.get(c, -1) for c in CONTROLLER_COMMANDS], np.int64)
     n = len(arrival)
@@ -150,7 +159,9 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
     spec : DramSpec
         From :func:`archsim.dram.load_spec` (controller settings included).
     addresses : array of int
-        Byte addresses (one access of ``spec.org.access_bytes`` each).
+        Byte addresses (one access of ``spec.org.access_bytes`` each), within
+        ``0 .. spec.capacity_bytes`` (else a :class:`~archsim.errors.ConfigError`: never
+        wrapped).
     is_write : array of bool
     arrival : array of int, optional
         Arrival cycle of each request (non-decreasing); default all 0 (as fast as the queues
@@ -160,8 +171,17 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
     engine : {"numba", "python"}
         The compiled kernel or its pure-Python twin (same algorithm, same results).
     """
-    addresses = np.asarray(addresses, np.int64)
+    cap = spec.capacity_bytes
+    try:
+        addresses = np.asarray(addresses, np.int64)
+    except OverflowError:
+        raise ConfigError(f"an address does not fit 64 bits; {spec.name} holds {cap} B") \
+            from None
     n = len(addresses)
+    if n and (addresses.min() < 0 or addresses.max() >= cap):
+        bad = int(addresses[(addresses < 0) | (addresses >= cap)][0])
+        raise ConfigError(f"address {bad:#x} is outside the {spec.name} device (0 .. {cap:#x}):"
+                          f" addresses are never wrapped")
     is_write = np.asarray(is_write).astype(np.int64)
     if arrival is None:
         arrival = np.zeros(n, np.int64)
@@ -173,6 +193,12 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
         raise ValueError(f"engine must be 'numba' or 'python', not {engine!r}")
     f = decode(spec, addresses)
     nch = spec.n_channels
+    pcs = spec.org.pseudo_channels
+    shared = shared_buses(spec)
+    if shared:   # one controller per channel; its pseudo-channels in the place of ranks
+        f["rank"] = f["channel"] % pcs
+        f["channel"] = f["channel"] // pcs
+        nch = spec.org.channels
     ch = f["channel"]
     order = np.argsort(ch.astype(np.int16), kind="stable")
     bounds = np.searchsorted(ch[order], np.arange(nch + 1))
@@ -200,17 +226,23 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
             lg = lg.copy()
             sel = lg[:, 7] >= 0
             lg[sel, 7] = idx[lg[sel, 7]]
-            logs.append(np.column_stack([lg, np.full(len(lg), c, np.int64)]))
+            chan = np.full(len(lg), c, np.int64)
+            if shared:   # back to the flat pseudo-channel id, rank 0
+                chan = c * pcs + lg[:, 2]
+                lg[:, 2] = 0
+            logs.append(np.column_stack([lg, chan]))
     if n:
         data_lat = np.where(is_write != 0, t["nCWL"], t["nCL"])
         end = int((issue + data_lat + t["nBL"]).max())
     reads = is_write == 0
     rlat = (issue[reads] + t["nCL"] - enq[reads]) if n else np.zeros(0, np.int64)
     cmd_counts = {name: int(counts[i]) for i, name in enumerate(names) if counts[i]}
-    energy = dram_energy(spec, counts, end, open_cycles, n_channels_active=nch)
+    energy = dram_energy(spec, counts, end, open_cycles, n_channels_active=spec.n_channels)
     clog = None
     if log:
         allg = np.concatenate(logs) if logs else np.zeros((0, LOG_COLS + 1), np.int64)
+        if shared:   # sorted by (pseudo-channel, cycle), as documented
+            allg = allg[np.lexsort((allg[:, 0], allg[:, 8]))]
         clog = CommandLog(cycle=allg[:, 0], command=allg[:, 1], channel=allg[:, 8],
                           rank=allg[:, 2], bank_group=allg[:, 3], bank=allg[:, 4],
                           row=allg[:, 5], column=allg[:, 6], request=allg[:, 7])

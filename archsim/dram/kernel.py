@@ -10,8 +10,10 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
 * Requests (sorted by arrival) enter a read or a write queue of ``queue_size`` entries in order;
   a full queue back-pressures later requests.
 * Each request needs one command now: RD/WR on a row hit, ACT on a closed bank, PRE on a conflict.
-  A PRE is held back while the active queue still has hits to the open row, unless the bank has
-  served ``row_hit_cap`` hits since its ACT (starvation guard).
+  A PRE is held back while a request the row was opened for still waits, in either queue (such
+  requests are served whatever the read/write mode, like Ramulator 2's active buffer), and while
+  the served queue has hits to the open row, unless the bank has served ``row_hit_cap`` hits
+  since its ACT (starvation guard).
 * Every command's earliest legal cycle is the max of next-allowed cycles kept per (node, command)
   at each level (channel, rank, bank group, bank) and of the rolling windows (tFAW); the tables
   are updated on issue from the precomputed constraint arrays.
@@ -23,9 +25,12 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
   comes from the constraint table).
 * Refresh: all-bank (PREA if needed, then REFab every nREFI) or per-bank (PRE if needed, then
   REFpb every nREFIpb to a bank not yet refreshed in the current round, preferring one with no
-  queued request); requests to a bank (rank) being refreshed wait.
+  queued request); requests to a bank (rank) being refreshed wait. A due refresh first waits,
+  up to ``refresh_hit_wait`` refresh intervals, while it would close a row opened for a waiting
+  request or hit by the served queue (only row hits go to its banks meanwhile).
 * Closed-row policy: a RD/WR becomes RDA/WRA when no other queued request hits the row.
-* One command per cycle per channel.
+* One command per cycle per channel; or, for HBM pseudo-channels sharing separate row and
+  column command buses (``P_SAMECYCLE``), one per bus per cycle, from the constraint table.
 
 The loop (:func:`controller_loop`, on state allocated by :func:`controller_kernel`) reads as the
 steps above, each a part of its own: :func:`admit` (arrivals into the queues), :func:`next_mode`
@@ -52,19 +57,20 @@ from .timing import COMPILED, INF, LOG_COLS, earliest, jit_twins, log_command, n
 
 # indices into the parameter vector
 P_NR, P_NBG, P_NBA, P_QSIZE, P_CLOSED, P_HITCAP, P_REFMODE, P_REFI, P_WHI, P_WLO, P_LOGCAP, \
-    P_REFIPB = range(12)
-NPARAM = 12
+    P_REFIPB, P_REFWAIT, P_SAMECYCLE = range(14)
+NPARAM = 14
 # indices into the stats vector
 S_NOW, S_NLOG, S_STATUS, S_OPEN_CYCLES, S_LAST_EVENT = range(5)
 NSTAT = 5
 # rows of the per-bank state: open row (-1 closed), row hits served since the ACT, queued
 # requests, refreshed in the current per-bank refresh round
-B_OPEN_ROW, B_HITS, B_QUEUED, B_REFRESHED = range(4)
-NBANKSTATE = 4
+B_OPEN_ROW, B_HITS, B_QUEUED, B_REFRESHED, B_ACTIVE = range(5)
+NBANKSTATE = 5
 # rows of the per-rank state: open banks, cycle the first of them opened, next refresh deadline,
-# where the per-bank round search starts, the bank being refreshed, banks refreshed this round
-R_OPEN, R_OPEN_SINCE, R_REF_DUE, R_REF_NEXT, R_REF_BANK, R_REF_DONE = range(6)
-NRANKSTATE = 6
+# where the per-bank round search starts, the bank being refreshed, banks refreshed this round,
+# whether a due refresh is waiting for queued hits to the rows it would close
+R_OPEN, R_OPEN_SINCE, R_REF_DUE, R_REF_NEXT, R_REF_BANK, R_REF_DONE, R_REF_HOLD = range(7)
+NRANKSTATE = 7
 __all__ = ["LOG_COLS", "CONTROLLER_COMMANDS", "controller_kernel_nb", "controller_kernel_py"]
 
 #: the commands the controller issues; ``ids[i]`` is the id of ``CONTROLLER_COMMANDS[i]``
@@ -130,23 +136,37 @@ def refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount, ref_ptr, r
     return ids[I_REFPB], fb
 
 
-def request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since, pend):
+def request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since, pend, pend_act):
     """The command request ``k`` needs now and its class (1 row hit, 2 other): RD/WR on a hit
     (class 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict;
-    ``(-1, 0)`` while a conflict PRE is held back for queued hits to the open row."""
+    ``(-1, 0)`` while a conflict PRE is held back: always while a request the row was opened
+    for waits (in either queue: row-aware drain, as Ramulator 2's active buffer), and while
+    the queue served has hits to the open row, up to ``hitcap`` hits since the ACT."""
     fb = fbank[k]
     orow = open_row[fb]
     if orow == row[k]:
         return ids[I_WR] if mode == 1 else ids[I_RD], 1 if hits_since[fb] < hitcap else 2
     if orow < 0:
         return ids[I_ACT], 2
-    if pend[mode, fb] > 0 and hits_since[fb] < hitcap:
+    if pend_act[fb] > 0 or pend[mode, fb] > 0 and hits_since[fb] < hitcap:
         return -1, 0
     return ids[I_PRE], 2
 
 
-def next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due):
-    """The next arrival the queues can take, or the next refresh deadline (``INF`` if none)."""
+def refresh_waits(r, fb, refmode, nbpr, pend, pend_act, m):
+    """Whether the refresh due at rank ``r`` (all-bank, or per-bank to ``fb``) would close a row
+    opened for a waiting request, or one that queue ``m`` hits."""
+    lo = r * nbpr if refmode == 1 else fb
+    hi = (r + 1) * nbpr if refmode == 1 else fb + 1
+    for b in range(lo, hi):
+        if pend_act[b] > 0 or pend[m, b] > 0:
+            return True
+    return False
+
+
+def next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due, ref_hold, refwait):
+    """The next arrival the queues can take, the next refresh deadline, or the end of a
+    refresh's wait for queued hits (``INF`` if none)."""
     N = arrival.shape[0]
     ev = INF
     if nxt < N:
@@ -154,8 +174,9 @@ def next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due):
             ev = arrival[nxt]
     if refmode != 0 and (qn[0] + qn[1] > 0 or nxt < N):
         for r in range(ref_due.shape[0]):
-            if ref_due[r] > now and ref_due[r] < ev:
-                ev = ref_due[r]
+            due = ref_due[r] + refwait if ref_hold[r] != 0 else ref_due[r]
+            if due > now and due < ev:
+                ev = due
     return ev
 
 
@@ -177,7 +198,7 @@ def serve(T, cmd, fb, k, pos, mode, closed_policy, ids, queue, qn, pend, hits_si
     return cmd
 
 
-def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, open_row,
+def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, pend_act, open_row,
                  hits_since, open_cnt, open_start):
     """Bank state after issuing ``cmd`` (ACT, PRE, RDA/WRA, PREA); returns the cycles of rank
     ``r`` with an open bank that ended now."""
@@ -200,6 +221,7 @@ def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, open_
         open_row[fb] = -1
         pend[0, fb] = 0
         pend[1, fb] = 0
+        pend_act[fb] = 0
         open_cnt[r] -= 1
         if open_cnt[r] == 0:
             ended = T - open_start[r]
@@ -208,6 +230,7 @@ def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, open_
             open_row[b] = -1
             pend[0, b] = 0
             pend[1, b] = 0
+            pend_act[b] = 0
         if open_cnt[r] > 0:
             ended = T - open_start[r]
         open_cnt[r] = 0
@@ -269,20 +292,24 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     ranks = np.zeros((NRANKSTATE, NR), np.int64)
     queue = np.zeros((2, prm[P_QSIZE]), np.int64)
     qn = np.zeros(2, np.int64)
+    active = np.zeros(arrival.shape[0], np.int64)
+    nact = np.zeros(2, np.int64)
     return controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                            c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                            nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
-                           issue, enqueue, log, counts, stats)
+                           active, nact, issue, enqueue, log, counts, stats)
 
 
 def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                     nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
-                    issue, enqueue, log, counts, stats):
+                    active, nact, issue, enqueue, log, counts, stats):
     """The controller loop of :func:`controller_kernel` on allocated state: ``fbank`` (flat
     bank of each request), the timing state of :func:`archsim.dram.timing.new_state`, ``banks``
     (rows ``B_*``) and ``ranks`` (rows ``R_*``), ``pend`` (queued hits to each bank's open row,
-    reads and writes), the read and write ``queue`` (request indices) and their lengths ``qn``.
+    reads and writes), the read and write ``queue`` (request indices) and their lengths
+    ``qn``, ``active`` (per request: a row was opened for it) and ``nact`` (such requests per
+    queue).
     """
     NR = prm[P_NR]
     NBG = prm[P_NBG]
@@ -304,6 +331,9 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
     ref_tgt = ranks[R_REF_BANK]
     ref_ndone = ranks[R_REF_DONE]
     interval = prm[P_REFIPB] if refmode == 2 else prm[P_REFI]
+    refwait = prm[P_REFWAIT]
+    ref_hold = ranks[R_REF_HOLD]
+    pend_act = banks[B_ACTIVE]   # waiting requests each bank's open row was opened for
     for r in range(NR):
         ref_due[r] = interval + (r * interval) // NR
     mode = 0
@@ -317,6 +347,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         nxt = admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend,
                     qcount, enqueue)
         mode = next_mode(mode, qn, prm[P_WHI], prm[P_WLO])
+        best_m = mode
         # ---- the best command: refresh candidates (class 0), then requests (FR-FCFS) --------
         best_t = INF
         best_cls = 9
@@ -328,25 +359,40 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         best_k = -1
         if refmode != 0:
             for r in range(NR):
+                ref_hold[r] = 0
                 if now < ref_due[r]:
                     continue
                 cmd, fb = refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount,
                                          ref_ptr, ref_done, ref_tgt)
+                if now < ref_due[r] + refwait and refresh_waits(r, fb, refmode, nbpr, pend,
+                                                                pend_act, mode):
+                    ref_hold[r] = 1   # let the queued hits go first, up to the bound
+                    continue
                 g = (fb % nbpr) // NBA
                 t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                              w_level, w_next, w_lat)
                 if t < best_t:
                     best_t, best_cls, best_cmd, best_fb, best_r, best_g = t, 0, cmd, fb, r, g
-        for i in range(qn[mode]):
-            k = queue[mode, i]
+        # the queue of the mode, then requests of the other queue a row was opened for
+        nscan = qn[mode] + (qn[1 - mode] if nact[1 - mode] > 0 else 0)
+        for i in range(nscan):
+            m = mode if i < qn[mode] else 1 - mode
+            pos = i if m == mode else i - qn[mode]
+            k = queue[m, pos]
             r = rank[k]
             fb = fbank[k]
-            if refmode != 0 and now >= ref_due[r] and (refmode == 1 or fb == ref_tgt[r]):
+            if m != mode and (active[k] == 0 or open_row[fb] != row[k]):
+                continue
+            refreshing = refmode != 0 and now >= ref_due[r] and (refmode == 1 or
+                                                                  fb == ref_tgt[r])
+            if refreshing and ref_hold[r] == 0:
                 continue  # its bank (rank) is being refreshed
-            cmd, cls = request_command(k, mode, ids, hitcap, row, fbank, open_row, hits_since,
-                                       pend)
+            cmd, cls = request_command(k, m, ids, hitcap, row, fbank, open_row, hits_since,
+                                       pend, pend_act)
             if cmd < 0:
                 continue
+            if refreshing and open_row[fb] != row[k]:
+                continue  # the refresh waits for row hits only
             # prune: the channel-level bound already loses to the best so far (ties go to the
             # older request, which was seen first)
             t = max(nx[cmd], now)
@@ -357,12 +403,14 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                          w_level, w_next, w_lat)
             if t < best_t or (t == best_t and cls < best_cls):
                 best_t, best_cls, best_cmd, best_fb, best_r, best_g = t, cls, cmd, fb, r, g
-                best_pos = i
+                best_pos = pos
                 best_k = k
+                best_m = m
                 if t == now and cls == 1:
                     break  # the oldest ready row hit: nothing later can beat it
         # ---- or first the next arrival / refresh deadline -------------------------------------
-        ev = next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due)
+        ev = next_event(now, nxt, arrival, is_write, qn, Q, refmode, ref_due, ref_hold,
+                        refwait)
         if ev <= best_t:
             if ev == INF:
                 status = 1
@@ -377,18 +425,30 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         g = best_g
         k = best_k
         if k >= 0 and (cmd == ids[I_RD] or cmd == ids[I_WR]):
-            cmd = serve(T, cmd, fb, k, best_pos, mode, prm[P_CLOSED], ids, queue, qn, pend,
+            if active[k] != 0:
+                active[k] = 0
+                nact[best_m] -= 1
+                if pend_act[fb] > 0:
+                    pend_act[fb] -= 1
+            cmd = serve(T, cmd, fb, k, best_pos, best_m, prm[P_CLOSED], ids, queue, qn, pend,
                         hits_since, qcount, issue)
             done += 1
+        elif k >= 0 and cmd == ids[I_ACT]:
+            if active[k] == 0:   # the row is opened for this request
+                active[k] = 1
+                nact[best_m] += 1
+            pend_act[fb] += 1
         record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
                c_next, c_lat, w_level, w_prev, w_lat, w_n)
         open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend,
-                                    open_row, hits_since, open_cnt, open_start)
+                                    pend_act, open_row, hits_since, open_cnt, open_start)
         update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone)
         counts[cmd] += 1
         nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb % NBA,
                            row[k] if k >= 0 else -1, col[k] if k >= 0 else -1, k)
-        now = T + 1
+        # one command per cycle, or (separate row and column command buses, whose one-per-
+        # cycle rules are in the constraint table) another command in the same cycle
+        now = T if prm[P_SAMECYCLE] != 0 else T + 1
     for r in range(NR):
         if open_cnt[r] > 0:
             open_cycles += now - open_start[r]
@@ -400,8 +460,8 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
 
 
 #: the parts of the loop, inlined into it by numba (``inline="always"``)
-_PARTS = ("admit", "next_mode", "refresh_target", "request_command", "next_event", "serve",
-          "update_banks", "update_refresh")
+_PARTS = ("admit", "next_mode", "refresh_target", "refresh_waits", "request_command",
+          "next_event", "serve", "update_banks", "update_refresh")
 controller_kernel_py = controller_kernel
 _INLINED = jit_twins(globals(), _PARTS, COMPILED)
 # the loop runs without numba's reference counting (nrt=False): every array an inlined part

@@ -64,7 +64,8 @@ def decode(spec, addresses) -> dict:
     spec : DramSpec
     addresses : array of int
         Byte addresses; the low ``log2(access_bytes)`` bits are the offset within one burst.
-        Addresses beyond the capacity wrap around (high row bits are dropped).
+        Addresses within the capacity (:func:`archsim.dram.simulate` refuses others; here
+        high bits beyond it would be dropped).
 
     Returns
     -------

@@ -24,6 +24,10 @@ from ..units import parse_quantity
 from .constraints import ConstraintTables
 from .standards import STANDARDS, CommandSet, evaluate_rules
 
+#: HBM command buses: row commands and column commands (JESD235/JESD238)
+ROW_COMMANDS = ("ACT", "PRE", "PREA", "REFab", "REFpb")
+COLUMN_COMMANDS = ("RD", "WR", "RDA", "WRA")
+
 
 @dataclass(frozen=True)
 class TimingValue:
@@ -105,7 +109,8 @@ class Organization:
 
 TIMING_NAMES = ("nBL", "nCL", "nCWL", "nRCD", "nRP", "nRAS", "nRC", "nWR", "nRTP", "nCCD_S",
                 "nCCD_L", "nRRD_S", "nRRD_L", "nWTR_S", "nWTR_L", "nFAW", "nRFC", "nREFI")
-OPTIONAL_TIMINGS = ("nRPab", "nRFCpb", "nREFIpb", "nRREFD", "nPPD", "nTA")
+OPTIONAL_TIMINGS = ("nRCDWR", "nCCD_L_WR", "nRPab", "nRFCpb", "nREFIpb", "nRREFD", "nPPD",
+                    "nTA")
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class Timing:
     nBL: TimingValue = _tv(doc="data-bus cycles of one burst")
     nCL: TimingValue = _tv()
     nCWL: TimingValue = _tv()
-    nRCD: TimingValue = _tv()
+    nRCD: TimingValue = _tv(doc="ACT to read (tRCDRD where the standard has two values)")
     nRP: TimingValue = _tv()
     nRAS: TimingValue = _tv()
     nRC: TimingValue = _tv()
@@ -132,12 +137,16 @@ class Timing:
     nRFC: TimingValue = _tv(doc="all-bank refresh cycle time")
     nREFI: TimingValue = _tv(doc="average refresh interval")
     source: str = param()
+    nRCDWR: Optional[TimingValue] = param(default=None, doc="ACT to write, tRCDWR of "
+                                          "JESD235/238/250 (default nRCD)")
+    nCCD_L_WR: Optional[TimingValue] = param(default=None, doc="WR to WR in a bank group "
+                                             "(DDR5 tCCD_L_WR; no rule when absent)")
     nRPab: Optional[TimingValue] = param(default=None, doc="all-bank precharge (default nRP)")
     nRFCpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh cycle time")
     nREFIpb: Optional[TimingValue] = param(default=None, doc="per-bank refresh interval "
                                            "(default nREFI / banks per rank)")
     nRREFD: Optional[TimingValue] = param(default=None, doc="REFpb to REFpb/ACT, other bank")
-    nPPD: Optional[TimingValue] = param(default=None, doc="PRE to PRE (LPDDR5)")
+    nPPD: Optional[TimingValue] = param(default=None, doc="PRE to PRE (HBM3, LPDDR5, DDR5)")
     nTA: TimingValue = param(default=TimingValue(cycles=2), doc="read-to-write bus turnaround")
 
     def cycles(self) -> dict:
@@ -148,6 +157,7 @@ class Timing:
             if v is not None:
                 out[name] = v.to_cycles(self.tCK_s)
         out.setdefault("nRPab", out["nRP"])
+        out.setdefault("nRCDWR", out["nRCD"])
         out.setdefault("nPPD", 0)
         return out
 
@@ -194,6 +204,13 @@ class ControllerConfig:
     write_low_watermark: float = param(default=0.2, min=0, max=1)
     row_hit_cap: int = param(default=16, min=1, doc="row hits served before a conflicting "
                              "request may close the row")
+    pseudo_channel_buses: Literal["independent", "shared"] = param(
+        default="independent", doc="HBM: 'shared' runs the pseudo-channels of a channel on one "
+        "controller and command bus (JESD235/238: they share the row and column command "
+        "buses); 'independent' gives each its own")
+    refresh_hit_wait: float = param(default=1.0, min=0, max=8, doc="refresh intervals a due "
+                                    "refresh waits for queued hits to the rows it would close "
+                                    "(JEDEC allows postponing up to 8 refreshes)")
 
     def validate(self):
         from .mapping import parse_mapping
@@ -213,7 +230,7 @@ class DramSpecConfig:
     _preset_category = "dram"
 
     name: str = param()
-    standard: Literal["HBM2", "HBM3", "GDDR6", "LPDDR5"] = param()
+    standard: Literal["HBM2", "HBM3", "GDDR6", "LPDDR5", "DDR4", "DDR5"] = param()
     source: str = param()
     organization: Organization = param()
     timing: Timing = param()
@@ -225,7 +242,18 @@ class DramSpecConfig:
         if self.controller.refresh == "per_bank" and self.timing.nRFCpb is None:
             return (("controller", "refresh"), "per-bank refresh needs timing.nRFCpb and "
                     "timing.nRREFD")
-        return None
+        return _shared_bus_problem(self.controller, self.organization, self.standard)
+
+
+def _shared_bus_problem(ctrl, org, standard):
+    if ctrl.pseudo_channel_buses == "shared":
+        if not standard.startswith("HBM"):
+            return (("controller", "pseudo_channel_buses"), f"shared pseudo-channel buses are "
+                    f"an HBM feature; {standard} has no pseudo-channels")
+        if org.ranks > 1:
+            return (("controller", "pseudo_channel_buses"), "shared pseudo-channel buses with "
+                    "more than one rank (stack ID) per channel are not modelled")
+    return None
 
 
 @dataclass(frozen=True)
@@ -262,6 +290,12 @@ class DramSpec:
         return self.org.bank_groups * self.org.banks_per_group
 
     @property
+    def capacity_bytes(self) -> int:
+        """Bytes addressable on the device (all channels, ranks, banks, rows)."""
+        o = self.org
+        return self.n_channels * o.ranks * self.banks_per_rank * o.rows * int(o.row_size_bytes)
+
+    @property
     def command_set(self) -> CommandSet:
         """The standard's commands (names, scopes, bus use; ids = indices)."""
         return STANDARDS[self.config.standard].command_set
@@ -280,6 +314,9 @@ class DramSpec:
             raise ConfigError(problem[1], key="controller." + ".".join(problem[0]))
         if ctrl.refresh == "per_bank" and self.config.timing.nRFCpb is None:
             raise ConfigError("per-bank refresh needs timing.nRFCpb", key="controller.refresh")
+        problem = _shared_bus_problem(ctrl, self.org, self.config.standard)
+        if problem:
+            raise ConfigError(problem[1], key=".".join(problem[0]))
         return build_spec(dataclasses.replace(self.config, controller=ctrl), self.constraints_extra)
 
     constraints_extra: tuple = field(default=(), hash=False, compare=False)
@@ -290,6 +327,32 @@ class DramSpec:
         # derived data computed once at load; the spec stays immutable
         object.__setattr__(self, "tables", ConstraintTables.build(self.constraints,
                                                                   self.command_set))
+
+    @property
+    def shared_pc_constraints(self) -> tuple:
+        """The constraints of one HBM channel whose pseudo-channels share its command buses
+        (JESD235/JESD238: one row and one column command bus per channel), with each
+        pseudo-channel in the place of a rank: the data-bus (channel) rules move to the
+        pseudo-channel; on the channel, one row command and one column command per cycle, and
+        an ACT holds the row bus 2 cycles (ACT takes two clocks; Ramulator 2 HBM2.cpp /
+        HBM3.cpp "2-cycle ACT command" rule)."""
+        from .standards import Constraint
+        moved = tuple(Constraint("rank" if c.level == "channel" else c.level, c.preceding,
+                                 c.following, c.latency, c.window) for c in self.constraints)
+        row = tuple(n for n in ROW_COMMANDS if n in self.command_set.id)
+        col = tuple(n for n in COLUMN_COMMANDS if n in self.command_set.id)
+        return moved + (Constraint("channel", row, row, 1, 0),
+                        Constraint("channel", ("ACT",), row, 2, 0),
+                        Constraint("channel", col, col, 1, 0))
+
+    @property
+    def shared_pc_tables(self) -> ConstraintTables:
+        """:attr:`shared_pc_constraints` as kernel arrays (built on first use)."""
+        tb = self.__dict__.get("_shared_pc_tables")
+        if tb is None:
+            tb = ConstraintTables.build(self.shared_pc_constraints, self.command_set)
+            object.__setattr__(self, "_shared_pc_tables", tb)
+        return tb
 
 
 def build_spec(config: DramSpecConfig, extra_rules: tuple = ()) -> DramSpec:

@@ -144,7 +144,10 @@ GENERIC_RULES = (
     ("bank_group", WR_LIKE, RD_LIKE, ("nCWL", "nBL", "nWTR_L"), 0),
     # --- bank --------------------------------------------------------------------------------
     ("bank", ("ACT",), ("ACT",), ("nRC",), 0),
-    ("bank", ("ACT",), RD_LIKE + WR_LIKE, ("nRCD",), 0),
+    ("bank", ("ACT",), RD_LIKE, ("nRCD",), 0),
+    # write-specific ACT-to-CAS delay (tRCDWR of JESD235/238/250; equal to tRCD where the
+    # standard has one value)
+    ("bank", ("ACT",), WR_LIKE, ("nRCDWR",), 0),
     ("bank", ("ACT",), ("PRE",), ("nRAS",), 0),
     ("bank", ("PRE",), ("ACT",), ("nRP",), 0),
     ("bank", ("RD",), ("PRE",), ("nRTP",), 0),
@@ -166,10 +169,18 @@ PER_BANK_REFRESH_RULES = (
     ("bank", ("WRA",), ("REFpb",), ("nCWL", "nBL", "nWR", "nRP"), 0),
 )
 
+#: tPPD: precharge-to-precharge delay between banks of a (pseudo-)channel
+PPD_RULES = (("rank", ("PRE",), ("PRE",), ("nPPD",), 0),)
+
 #: standard-specific extras
 EXTRA_RULES = {
-    # LPDDR5 tPPD: precharge-to-precharge delay (JESD209-5; Ramulator 2 LPDDR5.cpp nPPD)
-    "LPDDR5": (("rank", ("PRE",), ("PRE",), ("nPPD",), 0),),
+    # HBM3 tPPD (JESD238; Ramulator 2.1 HBM3 requires 2 cycles between PREs)
+    "HBM3": PPD_RULES,
+    # LPDDR5 tPPD (JESD209-5; Ramulator 2 LPDDR5.cpp nPPD)
+    "LPDDR5": PPD_RULES,
+    # DDR5 tPPD and the write-to-write delay in a bank group tCCD_L_WR (JESD79-5; Ramulator 2
+    # DDR5.cpp nPPD, nCCDL_WR)
+    "DDR5": PPD_RULES + (("bank_group", WR_LIKE, WR_LIKE, ("nCCD_L_WR",), 0),),
 }
 
 
@@ -195,15 +206,20 @@ class Standard:
 
 def _standard(name: str, per_bank: bool) -> Standard:
     rules = GENERIC_RULES + (PER_BANK_REFRESH_RULES if per_bank else ()) + EXTRA_RULES.get(name, ())
+    if not per_bank:   # no REFpb command: drop it from the rules that name it
+        rules = tuple((lv, pre, tuple(f for f in fol if f != "REFpb"), expr, win)
+                      for lv, pre, fol, expr, win in rules if "REFpb" not in pre)
     return Standard(name, per_bank, rules)
 
 
-#: the standards archsim knows (all four have a per-bank refresh command in JEDEC)
+#: the standards archsim knows (DDR4 has no per-bank refresh command)
 STANDARDS = {
     "HBM2": _standard("HBM2", True),    # REFSB, JESD235
     "HBM3": _standard("HBM3", True),    # REFpb, JESD238
     "GDDR6": _standard("GDDR6", True),  # REFpb, JESD250
     "LPDDR5": _standard("LPDDR5", True),  # REFpb, JESD209-5
+    "DDR4": _standard("DDR4", False),   # all-bank refresh only, JESD79-4
+    "DDR5": _standard("DDR5", False),   # JESD79-5; same-bank refresh (REFsb) not modelled
 }
 
 

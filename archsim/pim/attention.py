@@ -111,14 +111,14 @@ def head_stream(pim: PimSpec, lay: HeadLayout, tokens: int, dtype: str):
     db = DTYPE_BYTES[dtype]
     ab = pim.org.access_bytes
     cmds, rows = [], []
+    if tgroups == 0:   # a channel without tokens gets no query slices either
+        return stream_arrays(cmds, rows)
     for gi, nh in enumerate(lay.groups):
         nvec = nh * lay.q_per_kv
         if lay.resident:
             n = -(-nvec * lay.slot * db // ab)
             cmds.append(np.full(n, CMD["WRGB"], np.int64))
             rows.append(np.full(n, -1, np.int64))
-        if tgroups == 0:
-            continue
         per_vec = ([] if lay.resident else [CMD["WRGB"]] * lay.wrgb_per_vec) \
             + [CMD["MACAB"]] * lay.macs_per_vec + [CMD["RDMAC"]] * lay.rdmac
         block = np.array([CMD["ACTAB"]] + per_vec * nvec + [CMD["PREA"]], np.int64)

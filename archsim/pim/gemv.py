@@ -96,11 +96,11 @@ def gemv_stream(pim: PimSpec, rows_in_channel: int, macs, wrgb, rdmac: int):
     groups = -(-rows_in_channel // U)
     nseg = len(macs)
     parts_cmd, parts_row = [], []
+    if groups == 0:   # a channel without matrix rows gets no input vector either
+        return stream_arrays(parts_cmd, parts_row)
     for s in range(nseg):
         parts_cmd.append(np.full(wrgb[s], CMD["WRGB"], np.int64))
         parts_row.append(np.full(wrgb[s], -1, np.int64))
-        if groups == 0:
-            continue
         block = np.concatenate([[CMD["ACTAB"]], np.full(macs[s], CMD["MACAB"]),
                                 np.full(rdmac, CMD["RDMAC"]), [CMD["PREA"]]]).astype(np.int64)
         parts_cmd.append(np.tile(block, groups))

@@ -25,7 +25,8 @@ def _expected(spec, C, d, hkv, g):
     tg = sum(math.ceil((C // ch + (c < C % ch)) / U) for c in range(ch))
     resident = hpr * g * slot <= 1024
     vec = sum(groups) * g
-    wrgb = ch * sum(math.ceil(n * g * slot * 2 / 32) for n in groups) if resident \
+    # only channels that hold tokens get the query slices
+    wrgb = min(ch, C) * sum(math.ceil(n * g * slot * 2 / 32) for n in groups) if resident \
         else tg * vec * slot * 2 // 32
     return {"ACTAB": tg * len(groups), "PREA": tg * len(groups), "MACAB": tg * vec * slot // 16,
             "RDMAC": tg * vec, "WRGB": wrgb}

@@ -45,7 +45,8 @@ def _expected_counts(spec, rows, cols, db):
     acts = groups * nseg
     return {"ACTAB": acts, "PREA": acts,
             "MACAB": groups * sum(math.ceil(ln * db / ab) for ln in lens),
-            "WRGB": ch * sum(math.ceil(ln * db / ab) for ln in lens),
+            # only channels that hold rows get the input vector
+            "WRGB": min(ch, rows) * sum(math.ceil(ln * db / ab) for ln in lens),
             "RDMAC": acts * math.ceil(U * spec.config.mac.result_bytes / ab)}
 
 
