@@ -17,7 +17,7 @@ from .errors import EXIT_USAGE, ArchsimError
 
 #: modules that add their own subcommands with ``add_commands(subparsers)``
 COMMAND_MODULES = ("archsim.pim.cli", "archsim.dram.cli", "archsim.capture.cli",
-                   "archsim.validation.cli")
+                   "archsim.validation.cli", "archsim.sweep.cli")
 
 
 def _add_run(sub):

@@ -1,0 +1,345 @@
+"""Sweep specifications: a base design point and workload(s), and axes over any config key.
+
+A sweep YAML file (``sweeps/*.yaml``)::
+
+    name: batch_tradeoff
+    hardware: [gpu_a100_80gb, gpu_h100_sxm]   # names, or .yaml paths relative to this file
+    workload: llama2_7b                       # one or a list (a list is an axis)
+    set: {workload.generate_tokens: 128}      # overrides of every point
+    grid:                                     # every combination
+      workload.batch_size: [1, 2, 4, 8]
+    zip:                                      # equal-length lists advanced together
+      hw.devices.pim.organization.channels: [4, 8, 16]
+      workload.prompt_tokens: [64, 128, 256]
+    sample:                                   # random or Latin-hypercube samples
+      method: lhs                             # or random
+      points: 16
+      seed: 1
+      axes:
+        workload.batch_size: {min: 1, max: 64, log: true, integer: true}
+        hw.devices.gpu0.memory_bandwidth: {min: "1 TB/s", max: "4 TB/s"}
+        workload.precision.weights: {choices: [fp16, int8]}
+
+Points are the product of hardware x workloads x grid x zip rows x samples. Keys are ``--set``
+keys (:func:`archsim.api.split_overrides`): dotted paths into the design point (``devices``,
+``links``, ``placement``, ``parallelism``, ``transforms``, ``cost``; prefix ``hw.`` to be
+explicit) or the workload (``batch_size``, ``model``...; prefix ``workload.``). There is no
+expression language: every value is written out, or sampled.
+
+:func:`load_sweep` validates the whole sweep before any point runs: the file's structure, and
+each axis value applied alone to the base configs, so a bad key, type or unit is reported at
+the line of the value (``FILE:LINE: grid.workload.batch_size[3]: ...``).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..api import split_overrides
+from ..config.presets import is_path, locate
+from ..config.schema import Ctx
+from ..errors import ArchsimError, ConfigError
+
+#: top-level keys of a sweep file
+SWEEP_KEYS = ("name", "description", "hardware", "workload", "set", "grid", "zip", "sample")
+SAMPLE_KEYS = ("method", "points", "seed", "axes")
+RANGE_KEYS = ("min", "max", "log", "integer", "choices")
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design point of a sweep, before its configs are built.
+
+    ``params`` maps each axis (``hardware``, ``workload`` and every swept key) to its value here;
+    ``overrides`` are ``KEY=VALUE`` items in ``--set`` syntax.
+    """
+
+    hardware: str
+    workload: str
+    overrides: tuple
+    params: dict = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: its name, source file, axis names and every point, in order."""
+
+    name: str
+    file: str | None
+    axes: tuple
+    points: tuple
+    description: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+def _scalar_text(value) -> str:
+    """A value as ``--set`` text that YAML parses back to the same value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _resolve_source(name, ctx: Ctx, base_dir: str | None) -> str:
+    """A hardware or workload reference: a shipped name stays a name; a relative path is made
+    relative to the sweep file."""
+    if not isinstance(name, str) or not name:
+        raise ctx.error(f"expected a preset name or a .yaml path, got {name!r}")
+    if is_path(name) and not os.path.isabs(name) and base_dir is not None:
+        path = os.path.join(base_dir, name)
+        if not os.path.isfile(path):
+            raise ctx.error(f"file not found: {name!r} (looked for {path})")
+        return path
+    return name
+
+
+def _names(data: dict, key: str, ctx: Ctx, base_dir) -> list:
+    value = data.get(key)
+    if value is None:
+        raise ctx.error(f"missing required key {key!r} (a preset name, a .yaml path or a list)")
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ctx.child(key).error("empty list: expected at least one")
+    c = ctx.child(key)
+    return [_resolve_source(v, c.child(i) if isinstance(value, list) else c, base_dir)
+            for i, v in enumerate(items)]
+
+
+def _axis_mapping(data, ctx: Ctx, what: str) -> dict:
+    if not isinstance(data, dict) or not data:
+        raise ctx.error(f"expected a non-empty mapping of {what}")
+    for k, v in data.items():
+        if not isinstance(k, str) or not k.strip() or any(not p for p in k.split(".")):
+            raise ctx.child(k).error("expected a dotted config key such as "
+                                     "workload.batch_size or hw.devices.gpu0.memory_bandwidth")
+    return data
+
+
+def _lists(data, ctx: Ctx) -> dict:
+    out = {}
+    for k, v in _axis_mapping(data, ctx, "keys to value lists").items():
+        if not isinstance(v, list):
+            raise ctx.child(k).error(f"expected a list of values, got {v!r}")
+        if not v:
+            raise ctx.child(k).error("empty axis: expected at least one value")
+        for i, x in enumerate(v):
+            if isinstance(x, (dict, list)) or x is None:
+                raise ctx.child(k).child(i).error(f"expected a number, string or boolean, "
+                                                  f"got {x!r}")
+        out[k] = v
+    return out
+
+
+def _split_number(value, ctx: Ctx) -> tuple:
+    if isinstance(value, bool):
+        raise ctx.error(f"expected a number or a quantity with a unit, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value), ""
+    m = _NUMBER_UNIT.match(str(value))
+    if not m:
+        raise ctx.error(f"expected a number or a quantity such as \"1 TB/s\", got {value!r}")
+    return float(m.group(1)), m.group(2)
+
+
+@dataclass(frozen=True)
+class _Range:
+    key: str
+    lo: float = 0.0
+    hi: float = 0.0
+    unit: str = ""
+    log: bool = False
+    integer: bool = False
+    choices: tuple = ()
+
+    def value(self, u: float):
+        """The value at quantile ``u`` in [0, 1)."""
+        if self.choices:
+            return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
+        if self.log:
+            x = math.exp(math.log(self.lo) + u * (math.log(self.hi) - math.log(self.lo)))
+        else:
+            x = self.lo + u * (self.hi - self.lo)
+        if self.integer:
+            x = int(min(max(round(x), math.ceil(self.lo)), math.floor(self.hi)))
+            return f"{x} {self.unit}" if self.unit else x
+        return f"{x:.6g} {self.unit}" if self.unit else float(f"{x:.6g}")
+
+
+def _range(key: str, spec, ctx: Ctx) -> _Range:
+    if not isinstance(spec, dict):
+        raise ctx.error("expected {min: ..., max: ...[, log: true, integer: true]} or "
+                        "{choices: [...]}")
+    for k in spec:
+        if k not in RANGE_KEYS:
+            raise ctx.child(k).error(f"unknown key {k!r}; expected one of: "
+                                     + ", ".join(RANGE_KEYS))
+    if "choices" in spec:
+        extra = set(spec) - {"choices"}
+        if extra:
+            raise ctx.child(sorted(extra)[0]).error("choices cannot be combined with a range")
+        choices = spec["choices"]
+        cctx = ctx.child("choices")
+        if not isinstance(choices, list) or not choices:
+            raise cctx.error("expected a non-empty list of values")
+        for i, x in enumerate(choices):
+            if isinstance(x, (dict, list)) or x is None:
+                raise cctx.child(i).error(f"expected a number, string or boolean, got {x!r}")
+        return _Range(key, choices=tuple(choices))
+    for k in ("min", "max"):
+        if k not in spec:
+            raise ctx.error(f"missing required key {k!r}")
+    lo, ulo = _split_number(spec["min"], ctx.child("min"))
+    hi, uhi = _split_number(spec["max"], ctx.child("max"))
+    if ulo != uhi:
+        raise ctx.child("max").error(f"unit {uhi!r} differs from min's {ulo!r}: give both "
+                                     "ends in the same unit")
+    if not hi > lo:
+        raise ctx.child("max").error(f"max {spec['max']!r} must exceed min {spec['min']!r}")
+    flags = {}
+    for k in ("log", "integer"):
+        v = spec.get(k, False)
+        if not isinstance(v, bool):
+            raise ctx.child(k).error(f"expected true or false, got {v!r}")
+        flags[k] = v
+    if flags["log"] and lo <= 0:
+        raise ctx.child("min").error("a log-scale range needs min > 0")
+    return _Range(key, lo, hi, ulo, **flags)
+
+
+def sample_unit_cube(method: str, n: int, dims: int, seed: int) -> np.ndarray:
+    """``n`` points in ``[0, 1)^dims``: independent uniform (``random``) or a Latin hypercube
+    (``lhs``: each dimension's ``n`` equal strata hit exactly once; McKay, Beckman and Conover,
+    Technometrics 21(2), 1979)."""
+    rng = np.random.default_rng(seed)
+    if method == "random":
+        return rng.random((n, dims))
+    u = np.empty((n, dims))
+    for d in range(dims):
+        u[:, d] = (rng.permutation(n) + rng.random(n)) / n
+    return u
+
+
+def _sample(data, ctx: Ctx) -> tuple:
+    if not isinstance(data, dict):
+        raise ctx.error("expected a mapping with method, points, seed and axes")
+    for k in data:
+        if k not in SAMPLE_KEYS:
+            raise ctx.child(k).error(f"unknown key {k!r}; expected one of: "
+                                     + ", ".join(SAMPLE_KEYS))
+    method = data.get("method", "lhs")
+    if method not in ("lhs", "random"):
+        raise ctx.child("method").error(f"invalid value {method!r}: expected 'lhs' or 'random'")
+    for k in ("points", "seed"):
+        v = data.get(k)
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "points" else 0):
+            raise ctx.child(k).error(f"expected {'a positive' if k == 'points' else 'a'} "
+                                     f"integer{'' if k == 'points' else ' >= 0'}, got {v!r}"
+                                     if k in data else f"missing required key {k!r}")
+    axes = _axis_mapping(data.get("axes"), ctx.child("axes"), "keys to ranges")
+    ranges = [_range(k, v, ctx.child("axes").child(k)) for k, v in axes.items()]
+    u = sample_unit_cube(method, data["points"], len(ranges), data["seed"])
+    rows = [{r.key: r.value(u[i, j]) for j, r in enumerate(ranges)} for i in range(len(u))]
+    return [r.key for r in ranges], rows, ranges
+
+
+def _check_value(hw: str, wl: str, base: list, key: str, value, ctx: Ctx) -> None:
+    """Apply ``key=value`` alone to the base configs; a failure is reported at ``ctx``."""
+    from ..hardware import load_hardware
+    from ..workload import load_workload
+    item = f"{key}={_scalar_text(value)}"
+    try:
+        hw_base, wl_base = split_overrides(base)
+        hw_item, wl_item = split_overrides([item])
+        if hw_item:
+            load_hardware(hw, hw_base + hw_item)
+        else:
+            load_workload(wl, wl_base + wl_item)
+    except ArchsimError as e:
+        raise ctx.error(f"{key}={value!r}: {e.message}") from None
+
+
+def load_sweep(source) -> Sweep:
+    """Load and validate a sweep (a YAML path, a shipped sweep name, or a ``dict``).
+
+    Raises
+    ------
+    ConfigError
+        naming the file, line and key of the first problem; nothing has run.
+    """
+    located = locate(source if isinstance(source, dict) else os.fspath(source), "sweeps",
+                     what="sweep")
+    data = located.data
+    ctx = Ctx(located)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with hardware, workload and axes",
+                          file=located.file, line=1)
+    for k in data:
+        if k not in SWEEP_KEYS:
+            raise ctx.child(k).error(f"unknown key {k!r}; expected one of: "
+                                     + ", ".join(SWEEP_KEYS))
+    base_dir = None if not located.file or located.file.startswith("<") \
+        else os.path.dirname(os.path.abspath(located.file))
+    hws = _names(data, "hardware", ctx, base_dir)
+    wls = _names(data, "workload", ctx, base_dir)
+    fixed = data.get("set") or {}
+    if not isinstance(fixed, dict):
+        raise ctx.child("set").error("expected a mapping of config keys to values")
+    base = [f"{k}={_scalar_text(v)}" for k, v in fixed.items()]
+    for k, v in fixed.items():
+        _check_value(hws[0], wls[0], [], k, v, ctx.child("set").child(k))
+    grid = _lists(data["grid"], ctx.child("grid")) if "grid" in data else {}
+    zipped = _lists(data["zip"], ctx.child("zip")) if "zip" in data else {}
+    if zipped:
+        lengths = {k: len(v) for k, v in zipped.items()}
+        if len(set(lengths.values())) > 1:
+            raise ctx.child("zip").error("zipped lists must have equal lengths, got "
+                                         + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
+    s_keys, s_rows = [], [{}]
+    if "sample" in data:
+        s_keys, s_rows, ranges = _sample(data["sample"], ctx.child("sample"))
+    seen = {}
+    for where, keys in (("grid", grid), ("zip", zipped), ("sample", s_keys)):
+        for k in keys:
+            if k in seen:
+                raise ctx.child(where).child(k).error(f"axis {k!r} is also swept in {seen[k]}")
+            seen[k] = where
+    # each value alone against the base configs: a bad key, type or unit, at its own line
+    for where, axes in (("grid", grid), ("zip", zipped)):
+        for k, values in axes.items():
+            for i, v in enumerate(values):
+                _check_value(hws[0], wls[0], base, k, v, ctx.child(where).child(k).child(i))
+    if "sample" in data:
+        actx = ctx.child("sample").child("axes")
+        for r in ranges:
+            probes = r.choices or (r.value(0.0), r.value(0.999999))
+            for v in probes:
+                _check_value(hws[0], wls[0], base, r.key, v, actx.child(r.key))
+    zip_rows = [dict(zip(zipped, vals)) for vals in zip(*zipped.values())] if zipped else [{}]
+    grid_rows = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
+    axes = ("hardware", "workload", *grid, *zipped, *s_keys)
+    points = []
+    for hw, wl, g, z, s in itertools.product(hws, wls, grid_rows, zip_rows, s_rows):
+        vals = {**g, **z, **s}
+        over = tuple(base + [f"{k}={_scalar_text(v)}" for k, v in vals.items()])
+        points.append(Point(hw, wl, over, {"hardware": _label(hw), "workload": _label(wl),
+                                          **vals}))
+    name = data.get("name") or (os.path.splitext(os.path.basename(located.file))[0]
+                                if located.file and not located.file.startswith("<") else "sweep")
+    return Sweep(str(name), located.file, axes, tuple(points), data.get("description"))
+
+
+def _label(source: str) -> str:
+    """How a hardware or workload source is shown: its preset name or file stem."""
+    base = os.path.basename(source)
+    return base[:-5] if base.endswith(".yaml") else base[:-4] if base.endswith(".yml") else base
