@@ -117,18 +117,19 @@ def dask_client(scheduler: str):
                           f"{CONNECT_TIMEOUT_S} s ({type(e).__name__})") from None
 
 
-def _dask(tasks, scheduler):
+def _dask(tasks, client):
     from dask.distributed import as_completed
-    client = dask_client(scheduler)
-    try:
-        futures = client.map(run_point, tasks, pure=False)
-        for f in as_completed(futures):
-            yield f.result()
-    finally:
-        cluster = getattr(client, "cluster", None)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    futures = client.map(run_point, tasks, pure=False)
+    for f in as_completed(futures):
+        yield f.result()
+
+
+def _close(client) -> None:
+    """Close a Dask client, and the LocalCluster it started."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def run_sweep(sweep: Sweep, store_path, *, jobs: int | None = None,
@@ -167,6 +168,7 @@ def run_sweep(sweep: Sweep, store_path, *, jobs: int | None = None,
         raise ConfigError("the results store already has points: pass --resume to "
                           "continue it, or choose another file", file=os.fspath(store_path))
     tasks, params, errors = build_tasks(sweep)
+    client = dask_client(scheduler) if scheduler else None  # fails before anything is written
     store = Store.open(store_path, sweep.axes)
     try:
         done = store.finished(include_errors=not retry_failed)
@@ -178,7 +180,7 @@ def run_sweep(sweep: Sweep, store_path, *, jobs: int | None = None,
         bar = Progress(len(todo), f"sweep {sweep.name}", stream=stream,
                        enabled=progress if progress is not None else True).start()
         failed = 0
-        results = _dask(todo, scheduler) if scheduler else _local(todo, jobs)
+        results = _dask(todo, client) if client is not None else _local(todo, jobs)
         for key, status, metrics, breakdown, error in results:
             store.record(key, sweep.name, params[key], status, metrics, error, breakdown)
             failed += status != "ok"
@@ -186,5 +188,7 @@ def run_sweep(sweep: Sweep, store_path, *, jobs: int | None = None,
         bar.close()
     finally:
         store.close()
+        if client is not None:
+            _close(client)
     return SweepSummary(len(sweep), len(tasks) + len(errors), skipped, len(todo), failed,
                         time.perf_counter() - t0)

@@ -20,7 +20,10 @@ A sweep YAML file (``sweeps/*.yaml``)::
         hw.devices.gpu0.memory_bandwidth: {min: "1 TB/s", max: "4 TB/s"}
         workload.precision.weights: {choices: [fp16, int8]}
 
-Points are the product of hardware x workloads x grid x zip rows x samples. Keys are ``--set``
+A ``hardware`` item may also be a mapping ``{design: NAME, set: ..., grid: ..., zip: ...,
+sample: ...}`` whose axes apply to that design point only (PIM channels swept on the PIM design
+point, none on the GPU it is compared with). Points are the product of hardware (each with its
+own axes) x workloads x grid x zip rows x samples. Keys are ``--set``
 keys (:func:`archsim.api.split_overrides`): dotted paths into the design point (``devices``,
 ``links``, ``placement``, ``parallelism``, ``transforms``, ``cost``; prefix ``hw.`` to be
 explicit) or the workload (``batch_size``, ``model``...; prefix ``workload.``). There is no
@@ -33,12 +36,14 @@ the line of the value (``FILE:LINE: grid.workload.batch_size[3]: ...``).
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import yaml
 
 from ..api import split_overrides
 from ..config.presets import is_path, locate
@@ -49,6 +54,7 @@ from ..errors import ArchsimError, ConfigError
 SWEEP_KEYS = ("name", "description", "hardware", "workload", "set", "grid", "zip", "sample")
 SAMPLE_KEYS = ("method", "points", "seed", "axes")
 RANGE_KEYS = ("min", "max", "log", "integer", "choices")
+HW_ITEM_KEYS = ("design", "set", "grid", "zip", "sample")
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
@@ -85,7 +91,11 @@ def _scalar_text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return value
+        try:
+            same = yaml.safe_load(value) == value if value.strip() else False
+        except yaml.YAMLError:
+            same = False
+        return value if same else json.dumps(value)  # a JSON string is a YAML string
     if isinstance(value, float):
         return repr(value)
     return str(value)
@@ -253,6 +263,17 @@ def _sample(data, ctx: Ctx) -> tuple:
     return [r.key for r in ranges], rows, ranges
 
 
+def _check_overrides(hw: str, wl: str, base: list, ctx: Ctx) -> None:
+    from ..hardware import load_hardware
+    from ..workload import load_workload
+    try:
+        hw_over, wl_over = split_overrides(base)
+        load_hardware(hw, hw_over)
+        load_workload(wl, wl_over)
+    except ArchsimError as e:
+        raise ctx.error(e.message) from None
+
+
 def _check_value(hw: str, wl: str, base: list, key: str, value, ctx: Ctx) -> None:
     """Apply ``key=value`` alone to the base configs; a failure is reported at ``ctx``."""
     from ..hardware import load_hardware
@@ -267,6 +288,80 @@ def _check_value(hw: str, wl: str, base: list, key: str, value, ctx: Ctx) -> Non
             load_workload(wl, wl_base + wl_item)
     except ArchsimError as e:
         raise ctx.error(f"{key}={value!r}: {e.message}") from None
+
+
+def _block(data: dict, ctx: Ctx, hws: list, wl: str, base: list) -> tuple:
+    """``(base, keys, rows)`` of a mapping's ``set``, ``grid``, ``zip`` and ``sample``: the
+    fixed overrides after ``set``, the swept keys and one dict of values per combination.
+    Every value is checked alone against each design point of ``hws``."""
+    fixed = data.get("set") or {}
+    if not isinstance(fixed, dict):
+        raise ctx.child("set").error("expected a mapping of config keys to values")
+    together = base + [f"{k}={_scalar_text(v)}" for k, v in fixed.items()]
+    for hw in hws:
+        try:  # all together (prompt_tokens with generate_tokens ...)
+            _check_overrides(hw, wl, together, ctx.child("set") if fixed else ctx)
+        except ConfigError:
+            for k, v in fixed.items():  # a value wrong on its own: at its own line
+                _check_value(hw, wl, base, k, v, ctx.child("set").child(k))
+            raise
+    base = together
+    grid = _lists(data["grid"], ctx.child("grid")) if "grid" in data else {}
+    zipped = _lists(data["zip"], ctx.child("zip")) if "zip" in data else {}
+    if zipped:
+        lengths = {k: len(v) for k, v in zipped.items()}
+        if len(set(lengths.values())) > 1:
+            raise ctx.child("zip").error("zipped lists must have equal lengths, got "
+                                         + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
+    s_keys, s_rows, ranges = [], [{}], []
+    if "sample" in data:
+        s_keys, s_rows, ranges = _sample(data["sample"], ctx.child("sample"))
+    seen: dict = {}
+    for where, keys in (("grid", grid), ("zip", zipped), ("sample", s_keys)):
+        for k in keys:
+            if k in seen:
+                raise ctx.child(where).child(k).error(f"axis {k!r} is also swept in {seen[k]}")
+            seen[k] = where
+    # each value alone against the base configs: a bad key, type or unit, at its own line
+    for hw in hws:
+        for where, axes in (("grid", grid), ("zip", zipped)):
+            for k, values in axes.items():
+                for i, v in enumerate(values):
+                    _check_value(hw, wl, base, k, v, ctx.child(where).child(k).child(i))
+        actx = ctx.child("sample").child("axes")
+        for r in ranges:
+            for v in r.choices or (r.value(0.0), r.value(0.999999)):
+                _check_value(hw, wl, base, r.key, v, actx.child(r.key))
+    zip_rows = [dict(zip(zipped, vals)) for vals in zip(*zipped.values())] if zipped else [{}]
+    grid_rows = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
+    rows = [{**g, **z, **r} for g, z, r in itertools.product(grid_rows, zip_rows, s_rows)]
+    return base, [*grid, *zipped, *s_keys], rows
+
+
+def _hardware_items(data: dict, ctx: Ctx, base_dir) -> list:
+    """``[(source, item ctx, item mapping or None)]`` of ``hardware``: a name or path, or a
+    mapping ``{design: NAME, set: ..., grid: ..., zip: ..., sample: ...}`` whose axes apply to
+    that design point only."""
+    value = data.get("hardware")
+    if value is None:
+        raise ctx.error("missing required key 'hardware' (a preset name, a .yaml path or a list)")
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ctx.child("hardware").error("empty list: expected at least one")
+    out = []
+    for i, item in enumerate(items):
+        c = ctx.child("hardware").child(i) if isinstance(value, list) else ctx.child("hardware")
+        if isinstance(item, dict):
+            for k in item:
+                if k not in HW_ITEM_KEYS:
+                    raise c.child(k).error(f"unknown key {k!r}; expected one of: "
+                                           + ", ".join(HW_ITEM_KEYS))
+            if "design" not in item:
+                raise c.error("missing required key 'design' (a preset name or a .yaml path)")
+            out.append((_resolve_source(item["design"], c.child("design"), base_dir), c, item))
+        else:
+            out.append((_resolve_source(item, c, base_dir), c, None))
+    return out
 
 
 def load_sweep(source) -> Sweep:
@@ -290,53 +385,27 @@ def load_sweep(source) -> Sweep:
                                      + ", ".join(SWEEP_KEYS))
     base_dir = None if not located.file or located.file.startswith("<") \
         else os.path.dirname(os.path.abspath(located.file))
-    hws = _names(data, "hardware", ctx, base_dir)
+    hw_items = _hardware_items(data, ctx, base_dir)
     wls = _names(data, "workload", ctx, base_dir)
-    fixed = data.get("set") or {}
-    if not isinstance(fixed, dict):
-        raise ctx.child("set").error("expected a mapping of config keys to values")
-    base = [f"{k}={_scalar_text(v)}" for k, v in fixed.items()]
-    for k, v in fixed.items():
-        _check_value(hws[0], wls[0], [], k, v, ctx.child("set").child(k))
-    grid = _lists(data["grid"], ctx.child("grid")) if "grid" in data else {}
-    zipped = _lists(data["zip"], ctx.child("zip")) if "zip" in data else {}
-    if zipped:
-        lengths = {k: len(v) for k, v in zipped.items()}
-        if len(set(lengths.values())) > 1:
-            raise ctx.child("zip").error("zipped lists must have equal lengths, got "
-                                         + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
-    s_keys, s_rows = [], [{}]
-    if "sample" in data:
-        s_keys, s_rows, ranges = _sample(data["sample"], ctx.child("sample"))
-    seen = {}
-    for where, keys in (("grid", grid), ("zip", zipped), ("sample", s_keys)):
-        for k in keys:
-            if k in seen:
-                raise ctx.child(where).child(k).error(f"axis {k!r} is also swept in {seen[k]}")
-            seen[k] = where
-    # each value alone against the base configs: a bad key, type or unit, at its own line
-    for where, axes in (("grid", grid), ("zip", zipped)):
-        for k, values in axes.items():
-            for i, v in enumerate(values):
-                _check_value(hws[0], wls[0], base, k, v, ctx.child(where).child(k).child(i))
-    if "sample" in data:
-        actx = ctx.child("sample").child("axes")
-        for r in ranges:
-            probes = r.choices or (r.value(0.0), r.value(0.999999))
-            for v in probes:
-                _check_value(hws[0], wls[0], base, r.key, v, actx.child(r.key))
-    zip_rows = [dict(zip(zipped, vals)) for vals in zip(*zipped.values())] if zipped else [{}]
-    grid_rows = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
-    axes = ("hardware", "workload", *grid, *zipped, *s_keys)
+    base, keys, rows = _block(data, ctx, [h for h, _, _ in hw_items], wls[0], [])
+    axes = ["hardware", "workload", *keys]
     points = []
-    for hw, wl, g, z, s in itertools.product(hws, wls, grid_rows, zip_rows, s_rows):
-        vals = {**g, **z, **s}
-        over = tuple(base + [f"{k}={_scalar_text(v)}" for k, v in vals.items()])
-        points.append(Point(hw, wl, over, {"hardware": _label(hw), "workload": _label(wl),
-                                          **vals}))
+    for hw, hctx, item in hw_items:
+        hbase, hkeys, hrows = (base, [], [{}]) if item is None else \
+            _block(item, hctx, [hw], wls[0], base)
+        for k in hkeys:
+            if k in keys:
+                raise hctx.child(k).error(f"axis {k!r} is also swept for every design point")
+            if k not in axes:
+                axes.append(k)
+        for wl, g, h in itertools.product(wls, rows, hrows):
+            vals = {**g, **h}
+            over = tuple(hbase + [f"{k}={_scalar_text(v)}" for k, v in vals.items()])
+            points.append(Point(hw, wl, over, {"hardware": _label(hw), "workload": _label(wl),
+                                              **vals}))
     name = data.get("name") or (os.path.splitext(os.path.basename(located.file))[0]
                                 if located.file and not located.file.startswith("<") else "sweep")
-    return Sweep(str(name), located.file, axes, tuple(points), data.get("description"))
+    return Sweep(str(name), located.file, tuple(axes), tuple(points), data.get("description"))
 
 
 def _label(source: str) -> str:
