@@ -1,5 +1,8 @@
-"""``archsim sweep``: run a sweep YAML into a results store (and export it)."""
+"""``archsim sweep`` (run a sweep YAML into a results store, export it) and ``archsim plot``
+(figures of a store, or of a run's roofline)."""
 from __future__ import annotations
+
+import os
 
 
 def add_commands(sub) -> None:
@@ -24,6 +27,7 @@ def add_commands(sub) -> None:
     p.add_argument("--export", metavar="FILE", action="append", default=[],
                    help="also write the store as .csv or .parquet (repeatable)")
     p.set_defaults(func=cmd_sweep)
+    _add_plot(sub)
 
 
 def cmd_sweep(args) -> int:
@@ -47,4 +51,75 @@ def cmd_sweep(args) -> int:
     for out in args.export:
         n = export(args.output, out)
         print(f"wrote {out}: {n} rows")
+    return 0
+
+
+def _add_plot(sub) -> None:
+    p = sub.add_parser("plot", help="plot a sweep store (pareto, tradeoff, breakdown) or a "
+                       "run's roofline")
+    p.add_argument("kind", choices=("pareto", "tradeoff", "breakdown", "roofline"))
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a results store; for roofline: HW WORKLOAD")
+    p.add_argument("-o", "--output", required=True, metavar="FIG",
+                   help="figure file (.png, .pdf, .svg)")
+    p.add_argument("--x", default="tpot_mean_s", help="x column (default tpot_mean_s)")
+    p.add_argument("--y", default="energy_per_token_j",
+                   help="y column (default energy_per_token_j)")
+    p.add_argument("--objective", action="append", default=[], metavar="COL:min|max",
+                   help="Pareto objectives (default: x and y minimised)")
+    p.add_argument("--group", default="hardware", help="one series per value of this column")
+    p.add_argument("--label", help="annotate points with this column (tradeoff)")
+    p.add_argument("--what", choices=("time", "energy"), default="time", help="breakdown of")
+    p.add_argument("--logx", action="store_true")
+    p.add_argument("--logy", action="store_true")
+    p.add_argument("--device", help="roofline: the device (default: the first)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="roofline: config overrides")
+    p.set_defaults(func=cmd_plot)
+
+
+def cmd_plot(args) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    from .. import plots
+    from ..errors import ConfigError
+    from ..fsutil import atomic_path
+    out = args.output
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".png", ".pdf", ".svg"):
+        raise ConfigError(f"-o {out!r}: expected a .png, .pdf or .svg file name")
+    if args.kind == "roofline":
+        if len(args.inputs) != 2:
+            raise ConfigError("plot roofline: expected HW WORKLOAD")
+        from ..api import run
+        r = run(args.inputs[0], args.inputs[1], overrides=args.overrides, timeline=True)
+        try:
+            fig = plots.roofline_plot(r, device=args.device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    else:
+        from .store import load
+        if len(args.inputs) != 1:
+            raise ConfigError(f"plot {args.kind}: expected one results store")
+        df = load(args.inputs[0])
+        cols = [c for c in (args.x, args.y, args.group, args.label) if c]
+        if args.kind != "breakdown":
+            for c in cols + [o.partition(":")[0] for o in args.objective]:
+                if c not in df.columns:
+                    raise ConfigError(f"no column {c!r} in the store; columns are "
+                                      + ", ".join(df.columns), file=args.inputs[0])
+        try:
+            if args.kind == "pareto":
+                fig = plots.pareto_plot(df, args.x, args.y, objectives=args.objective or None,
+                                        group=args.group, logx=args.logx, logy=args.logy)
+            elif args.kind == "tradeoff":
+                fig = plots.tradeoff_plot(df, args.x, args.y, group=args.group,
+                                          label=args.label, logx=args.logx, logy=args.logy)
+            else:
+                fig = plots.breakdown_plot(df, what=args.what, label=args.group)
+        except (ValueError, KeyError) as e:
+            raise ConfigError(str(e).strip("'\"")) from None
+    with atomic_path(out, suffix=ext) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    print(f"wrote {out}")
     return 0
