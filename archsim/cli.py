@@ -174,7 +174,7 @@ def _add_compare(sub):
 def cmd_compare(args) -> int:
     from .compare import compare
     c = compare(args.hw, args.baseline, args.workloads, overrides=args.overrides,
-                progress=sys.stderr.isatty())
+                progress=sys.stderr.isatty(), runs_progress=True)
     if args.json:
         print(json.dumps(c.to_dict(), indent=2))
     else:
