@@ -20,6 +20,7 @@ from .results import RunResult
 from .trace import (Op, OpKind, Phase, Step, Trace, generate_trace, load_trace, save_trace)
 from .validation import calibrate, validate
 from .workload import Workload, load_workload
+from . import plots, sweep  # design-space sweeps (archsim.sweep) and their figures
 
 __all__ = [
     "run", "compare", "capture", "import_kineto", "validate", "calibrate", "Simulator", "System", "RunResult", "chrome_trace", "write_chrome_trace",
@@ -27,4 +28,5 @@ __all__ = [
     "Trace", "Step", "Op", "OpKind", "Phase", "generate_trace", "load_trace", "save_trace",
     "Device", "OpCost", "register_device", "device_kinds",
     "ArchsimError", "ConfigError", "TraceError", "SimulationError", "__version__",
+    "sweep", "plots",
 ]

@@ -209,7 +209,8 @@ def test_shipped_sweeps_validate_and_resolve_by_name():
 def test_a_thousand_point_sweep_is_identical_locally_and_on_a_local_cluster(tmp_path):
     pytest.importorskip("dask.distributed")
     text = TINY.replace("[1, 2, 4]", str(list(range(1, 251))))
-    s = sw.load_sweep(Path(tmp_path / "s.yaml").write_text(text) and tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text(text)
+    s = sw.load_sweep(tmp_path / "s.yaml")
     assert len(s) == 1000
     local, dask = str(tmp_path / "local.db"), str(tmp_path / "dask.db")
     sw.run_sweep(s, local, jobs=2, progress=False)
