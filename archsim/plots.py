@@ -1,4 +1,5 @@
-"""Analysis and figures of sweeps and runs: Pareto fronts, trade-off curves, breakdowns, roofline.
+"""Analysis and figures of sweeps and runs: Pareto fronts, trade-off curves, breakdowns, roofline,
+and the validation scatter. The only module of archsim that imports matplotlib.
 
 :func:`pareto_front` is plain numpy/pandas; the plotting functions import matplotlib when
 called and return the :class:`matplotlib.figure.Figure`, so they work headless (Agg) and in
@@ -6,6 +7,8 @@ notebooks. A Pareto front keeps the points no other point dominates: at least as
 objective and strictly better in one (minimise or maximise per column).
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -195,5 +198,66 @@ def roofline_plot(result, *, device: str | None = None, ax=None):
     return fig
 
 
+def headless() -> None:
+    """Draw without a display (the Agg backend), for the command line."""
+    import matplotlib
+    matplotlib.use("Agg")
+
+
+def save_figure(fig, path, *, option: str = "-o") -> None:
+    """Write ``fig`` to ``path`` (``.png``, ``.pdf`` or ``.svg``) atomically and close it; a
+    bad extension is an :class:`~archsim.errors.ArchsimError` naming ``option``."""
+    import matplotlib.pyplot as plt
+
+    from .errors import ArchsimError
+    from .fsutil import atomic_path
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".png", ".pdf", ".svg"):
+        plt.close(fig)
+        raise ArchsimError(f"{option} {path!r}: expected a .png, .pdf or .svg file")
+    try:
+        with atomic_path(path, ext) as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+
+
+def validation_scatter_plot(rep: dict, ax=None):
+    """Log-log scatter of simulated against measured times of a validation report
+    (:func:`archsim.validate`): ops by kind, steps, and the ``simulated = measured`` line."""
+    fig, ax = _ax(ax, figsize=(6.4, 6.0))
+    pairs = rep["_pairs"]
+    kinds = sorted({r[4] for r in pairs["ops"]})
+    for k in kinds:
+        xs = [r[7] for r in pairs["ops"] if r[4] == k]
+        ys = [r[6] for r in pairs["ops"] if r[4] == k]
+        ax.scatter(xs, ys, s=6, alpha=0.5, label=f"op: {k}")
+    if pairs["steps"]:
+        ax.scatter([r[5] for r in pairs["steps"]], [r[4] for r in pairs["steps"]], s=18,
+                   marker="x", color="black", label="step")
+    vals = [v for r in pairs["ops"] for v in (r[6], r[7])] + \
+           [v for r in pairs["steps"] for v in (r[4], r[5])]
+    vals = [v for v in vals if v > 0]
+    if vals:
+        lo, hi = min(vals) / 2, max(vals) * 2
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--", label="simulated = measured")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured time (ns)")
+    ax.set_ylabel("simulated time (ns)")
+    mape = rep.get("op_mape")
+    smape = rep.get("step_mape")
+    title = rep["hardware"]
+    if mape is not None:
+        title += f": op MAPE {mape:.1f}%"
+    if smape is not None:
+        title += f", step MAPE {smape:.1f}%"
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
 __all__ = ["pareto_front", "pareto_mask", "tradeoff_plot", "pareto_plot", "breakdown_plot",
-           "roofline_plot"]
+           "roofline_plot", "validation_scatter_plot", "save_figure", "headless"]

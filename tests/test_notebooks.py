@@ -11,6 +11,7 @@ import archsim
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
+@pytest.mark.slow  # a kernel start and a sweep each: 10-25 s; CI runs them (ARCHSIM_SLOW=1)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_from_outside_the_checkout(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")

@@ -173,6 +173,7 @@ def test_a_killed_sweep_resumes_with_nothing_lost_or_run_twice(tmp_path):
     assert (df.status == "ok").all()
 
 
+@pytest.mark.slow
 def test_local_pool_and_a_dask_local_cluster_give_identical_rows(write, tmp_path):
     pytest.importorskip("dask.distributed")
     s = sw.load_sweep(write("s.yaml", TINY))

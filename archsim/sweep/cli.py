@@ -79,14 +79,11 @@ def _add_plot(sub) -> None:
 
 
 def cmd_plot(args) -> int:
-    import matplotlib
-    matplotlib.use("Agg")
     from .. import plots
     from ..errors import ConfigError
-    from ..fsutil import atomic_path
+    plots.headless()
     out = args.output
-    ext = os.path.splitext(out)[1].lower()
-    if ext not in (".png", ".pdf", ".svg"):
+    if os.path.splitext(out)[1].lower() not in (".png", ".pdf", ".svg"):
         raise ConfigError(f"-o {out!r}: expected a .png, .pdf or .svg file name")
     if args.kind == "roofline":
         if len(args.inputs) != 2:
@@ -119,7 +116,6 @@ def cmd_plot(args) -> int:
                 fig = plots.breakdown_plot(df, what=args.what, label=args.group)
         except (ValueError, KeyError) as e:
             raise ConfigError(str(e).strip("'\"")) from None
-    with atomic_path(out, suffix=ext) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plots.save_figure(fig, out)
     print(f"wrote {out}")
     return 0
