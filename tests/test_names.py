@@ -2,6 +2,7 @@
 same way after a plain ``pip install .`` (they are package data, not files found relative to
 the working directory or to the package's location)."""
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -48,10 +49,14 @@ def test_a_plain_pip_install_resolves_names_from_any_directory(tmp_path):
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     py = env_dir / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    # build the wheel with this interpreter's setuptools (offline), install it in the venv
+    # build the wheel from a copy (the build leaves build/ behind) with this interpreter's
+    # setuptools (offline), and install it in the venv
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "__pycache__", ".pytest_cache", "out"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True, env=env,
+                    "--no-build-isolation", "-w", str(wheels), str(src)], check=True, env=env,
                    cwd=tmp_path)
     (wheel,) = wheels.glob("archsim-*.whl")
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
