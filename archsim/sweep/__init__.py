@@ -12,7 +12,7 @@ resolved config.
 """
 from .runner import DEFAULT_MAX_POINTS, SweepSummary, run_sweep
 from .spec import Point, Sweep, load_sweep, sample_unit_cube
-from .store import METRICS, Store, config_key, export, load
+from .store import METRICS, Store, config_key, export, hardware_key, load
 
 __all__ = ["load_sweep", "run_sweep", "load", "export", "Sweep", "Point", "SweepSummary",
-           "Store", "METRICS", "config_key", "sample_unit_cube", "DEFAULT_MAX_POINTS"]
+           "Store", "METRICS", "config_key", "hardware_key", "sample_unit_cube", "DEFAULT_MAX_POINTS"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..errors import ArchsimError, ConfigError
 from ..progress import Progress
 from .spec import Sweep
-from .store import Store, config_key
+from .store import Store, config_key, hardware_key
 from .worker import run_point
 
 #: more points than this need ``yes=True`` (``--yes``)
@@ -59,13 +59,13 @@ def build_tasks(sweep: Sweep) -> tuple:
             hk = (p.hardware, tuple(hw_over))
             if hk not in hw_cache:
                 hw = load_hardware(p.hardware, hw_over)
-                hw_cache[hk] = (hw, config_key(hw, None))
+                hw_cache[hk] = (hw, hardware_key(hw))
             hw, hw_key = hw_cache[hk]
             wk = (p.workload, tuple(wl_over))
             if wk not in wl_cache:
                 wl_cache[wk] = load_workload(p.workload, wl_over)
             wl = wl_cache[wk]
-            key = config_key(hw, wl)
+            key = config_key(hw, wl, hw_key=hw_key)
         except ArchsimError as e:
             key = hashlib.sha256(repr((p.hardware, p.workload, p.overrides)).encode()) \
                 .hexdigest()[:32]

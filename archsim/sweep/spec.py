@@ -263,6 +263,14 @@ def _sample(data, ctx: Ctx) -> tuple:
     return [r.key for r in ranges], rows, ranges
 
 
+def _is_hw_key(key: str, ctx: Ctx) -> bool:
+    try:
+        return bool(split_overrides([f"{key}=0"])[0])
+    except ArchsimError:
+        raise ctx.error(f"cannot tell whether {key!r} is a design-point or a workload key: "
+                        f"write hw.{key} or workload.{key}") from None
+
+
 def _check_overrides(hw: str, wl: str, base: list, ctx: Ctx) -> None:
     from ..hardware import load_hardware
     from ..workload import load_workload
@@ -323,13 +331,18 @@ def _block(data: dict, ctx: Ctx, hws: list, wl: str, base: list) -> tuple:
                 raise ctx.child(where).child(k).error(f"axis {k!r} is also swept in {seen[k]}")
             seen[k] = where
     # each value alone against the base configs: a bad key, type or unit, at its own line
-    for hw in hws:
-        for where, axes in (("grid", grid), ("zip", zipped)):
-            for k, values in axes.items():
+    # (a workload key once, a design-point key on every design point)
+    def against(key, kctx):
+        return hws if _is_hw_key(key, kctx) else hws[:1]
+
+    for where, axes in (("grid", grid), ("zip", zipped)):
+        for k, values in axes.items():
+            for hw in against(k, ctx.child(where).child(k)):
                 for i, v in enumerate(values):
                     _check_value(hw, wl, base, k, v, ctx.child(where).child(k).child(i))
-        actx = ctx.child("sample").child("axes")
-        for r in ranges:
+    actx = ctx.child("sample").child("axes")
+    for r in ranges:
+        for hw in against(r.key, actx.child(r.key)):
             for v in r.choices or (r.value(0.0), r.value(0.999999)):
                 _check_value(hw, wl, base, r.key, v, actx.child(r.key))
     zip_rows = [dict(zip(zipped, vals)) for vals in zip(*zipped.values())] if zipped else [{}]

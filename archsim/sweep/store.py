@@ -33,13 +33,23 @@ BASE_COLUMNS = ("key", "sweep", "status", "error", "params", "breakdown", "finis
 STORE_FORMAT = 1
 
 
-def config_key(hw, workload) -> str:
-    """A hash of a fully resolved design point and workload (and archsim's version)."""
-    from .. import __version__
-    doc = {"format": STORE_FORMAT, "archsim": __version__, "hw": dataclasses.asdict(hw),
-           "workload": dataclasses.asdict(workload) if workload is not None else None}
+def _digest(doc) -> str:
     text = json.dumps(doc, sort_keys=True, default=repr, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def hardware_key(hw) -> str:
+    """A hash of a fully resolved design point (and archsim's version and the store format)."""
+    from .. import __version__
+    return _digest({"format": STORE_FORMAT, "archsim": __version__,
+                    "hw": dataclasses.asdict(hw)})
+
+
+def config_key(hw, workload, *, hw_key: str | None = None) -> str:
+    """A hash of a fully resolved design point and workload: the store's row key.
+    ``hw_key`` (:func:`hardware_key` of ``hw``) saves hashing the design point again."""
+    return _digest({"hw": hw_key or hardware_key(hw),
+                    "workload": dataclasses.asdict(workload)})
 
 
 def _q(name: str) -> str:
