@@ -140,6 +140,17 @@ def test_store_has_a_row_per_distinct_config_failures_recorded_and_resume_skips_
     assert (again.skipped, again.ran) == (12, 0)
 
 
+def test_an_axis_mixing_numbers_and_text_exports_to_parquet_as_text(write, tmp_path):
+    pd = pytest.importorskip("pandas")
+    path = write("s.yaml", "hardware: gpu_a100_80gb\nworkload: gpt2_small\n"
+                 "set: {generate_tokens: 2, prompt_tokens: 8}\ngrid: {batch_size: [1, max]}\n")
+    store, out = str(tmp_path / "r.db"), tmp_path / "r.parquet"
+    sw.run_sweep(sw.load_sweep(path), store, jobs=1, progress=False)
+    assert sw.export(store, out) == 2
+    df = pd.read_parquet(out)
+    assert list(df.batch_size) == ["1", "max"] and df.batch.iloc[1] > 1
+
+
 def test_a_killed_sweep_resumes_with_nothing_lost_or_run_twice(tmp_path):
     sweep = tmp_path / "s.yaml"
     sweep.write_text(TINY.replace("[1, 2, 4]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
@@ -204,6 +215,11 @@ def test_shipped_sweeps_validate_and_resolve_by_name():
     assert len(bt) == 27
     for n in names:
         assert len(sw.load_sweep(n)) > 0
+
+
+def test_archsim_check_validates_a_sweep_file(capsys):
+    assert main(["check", str(ROOT / "sweeps" / "batch_tradeoff.yaml")]) == 0
+    assert "sweep 'batch_tradeoff' with 27 points" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -30,6 +30,16 @@ def add_commands(sub) -> None:
     _add_plot(sub)
 
 
+def check_file(path, doc):
+    """``archsim check`` on a sweep file: validate it whole; ``None`` for other files."""
+    data = doc.data
+    if not isinstance(data, dict) or not {"hardware", "workload"} <= set(data):
+        return None
+    from .spec import load_sweep
+    s = load_sweep(path)
+    return f"sweep {s.name!r} with {len(s)} points over {', '.join(s.axes)}"
+
+
 def cmd_sweep(args) -> int:
     from .runner import DEFAULT_MAX_POINTS, run_sweep
     from .spec import load_sweep

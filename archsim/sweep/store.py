@@ -147,6 +147,17 @@ def load(path):
         store.close()
 
 
+def _typed_for_parquet(df):
+    """Parquet columns have one type: a parameter column that mixes numbers and text (a
+    ``batch_size`` axis of ``[1, 8, max]``) is written as text."""
+    df = df.copy()
+    for c in df.columns[df.dtypes == object]:
+        kinds = {type(v) for v in df[c] if v is not None}
+        if len(kinds) > 1:
+            df[c] = [None if v is None else str(v) for v in df[c]]
+    return df
+
+
 def export(path, out) -> int:
     """Write the store at ``path`` to ``out`` (``.csv`` or ``.parquet``) atomically; returns
     the number of rows."""
@@ -159,5 +170,5 @@ def export(path, out) -> int:
         if out.endswith(".csv"):
             df.to_csv(tmp, index=False)
         else:
-            df.to_parquet(tmp, index=False)
+            _typed_for_parquet(df).to_parquet(tmp, index=False)
     return len(df)
