@@ -1,5 +1,6 @@
 """Sweeps: a YAML expands into validated points, runs into a resumable SQLite store, and the
 local pool, a killed-and-resumed run and a Dask LocalCluster all give the same rows."""
+import json
 import os
 import signal
 import sqlite3
@@ -13,6 +14,7 @@ import pytest
 
 import archsim.sweep as sw
 from archsim.cli import main
+from archsim.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """\
@@ -94,6 +96,43 @@ def test_each_bad_axis_is_reported_at_its_line_and_nothing_is_written(
     assert err.startswith("archsim: error: ") and where in err and what in err, err
     assert len(err.splitlines()) == 1
     assert not store.exists() and not store.parent.exists()
+
+
+DERIVED = """\
+hardware: gpu_a100_80gb
+workload: gpt2_small
+set: {workload.generate_tokens: 2}
+grid:
+  workload.batch_size: [1, 2, 4]
+derive:
+  workload.prompt_tokens: "8 * workload.batch_size"
+  hw.devices.gpu0.memory_bandwidth: {expr: "max(1, workload.prompt_tokens / 16)", unit: "TB/s"}
+"""
+
+
+def test_derived_values_come_from_a_small_language_not_eval(write):
+    s = sw.load_sweep(write("s.yaml", DERIVED))
+    assert [(p.params["workload.prompt_tokens"], p.params["hw.devices.gpu0.memory_bandwidth"])
+            for p in s.points] == [(8, "1 TB/s"), (16, "1 TB/s"), (32, "2 TB/s")]
+    assert s.axes[-2:] == ("workload.prompt_tokens", "hw.devices.gpu0.memory_bandwidth")
+
+
+@pytest.mark.parametrize("expr, what", [
+    ("__import__('os').system('true')", "Call is not allowed"),
+    ("workload.batch_size.__class__", "unknown name 'workload.batch_size.__class__'"),
+    ("'8' * 2", "only numbers are allowed"),
+    ("[8][0]", "Subscript is not allowed"),
+    ("workload.batch_size ** 100", "exponent 100 larger than 64"),
+    ("8 // (workload.batch_size - 1)", "division by zero (at the point workload.batch_size=1)"),
+    ("nope + 1", "unknown name 'nope'"),
+    ("8 *", "syntax error"),
+])
+def test_a_bad_expression_is_reported_at_its_line(expr, what, write):
+    text = DERIVED.replace('"8 * workload.batch_size"', json.dumps(expr))
+    with pytest.raises(ConfigError) as e:
+        sw.load_sweep(write("s.yaml", text))
+    assert e.value.line == 7 and e.value.key == "derive.workload.prompt_tokens"
+    assert what in e.value.message
 
 
 def test_more_points_than_the_guard_need_yes(write, tmp_path, capsys):

@@ -23,7 +23,11 @@ A sweep YAML file (``sweeps/*.yaml``)::
 A ``hardware`` item may also be a mapping ``{design: NAME, set: ..., grid: ..., zip: ...,
 sample: ...}`` whose axes apply to that design point only (PIM channels swept on the PIM design
 point, none on the GPU it is compared with). Points are the product of hardware (each with its
-own axes) x workloads x grid x zip rows x samples. Keys are ``--set``
+own axes) x workloads x grid x zip rows x samples. ``derive`` computes further keys from each
+point's values with a small arithmetic language (:mod:`archsim.sweep.expr`; no ``eval``)::
+
+    derive:
+      workload.prompt_tokens: "4 * workload.batch_size" Keys are ``--set``
 keys (:func:`archsim.api.split_overrides`): dotted paths into the design point (``devices``,
 ``links``, ``placement``, ``parallelism``, ``transforms``, ``cost``; prefix ``hw.`` to be
 explicit) or the workload (``batch_size``, ``model``...; prefix ``workload.``). There is no
@@ -49,9 +53,11 @@ from ..api import split_overrides
 from ..config.presets import is_path, locate
 from ..config.schema import Ctx
 from ..errors import ArchsimError, ConfigError
+from .expr import ExprError, evaluate, parse
 
 #: top-level keys of a sweep file
-SWEEP_KEYS = ("name", "description", "hardware", "workload", "set", "grid", "zip", "sample")
+SWEEP_KEYS = ("name", "description", "hardware", "workload", "set", "grid", "zip", "sample",
+              "derive")
 SAMPLE_KEYS = ("method", "points", "seed", "axes")
 RANGE_KEYS = ("min", "max", "log", "integer", "choices")
 HW_ITEM_KEYS = ("design", "set", "grid", "zip", "sample")
@@ -351,6 +357,37 @@ def _block(data: dict, ctx: Ctx, hws: list, wl: str, base: list) -> tuple:
     return base, [*grid, *zipped, *s_keys], rows
 
 
+def _derive(data, ctx: Ctx, known: set) -> list:
+    """``[(key, tree, unit, ctx)]`` of ``derive``: values computed from a point's other values
+    with the expression language of :mod:`archsim.sweep.expr`, in order (a derived key may use
+    the ones before it)."""
+    if not isinstance(data, dict) or not data:
+        raise ctx.error("expected a mapping of config keys to expressions")
+    out = []
+    known = set(known)
+    for key, spec in data.items():
+        c = ctx.child(key)
+        if key in known:
+            raise c.error(f"{key!r} is swept or set already; a derived key must be a new one")
+        unit = ""
+        if isinstance(spec, dict):
+            bad = set(spec) - {"expr", "unit"}
+            if bad or "expr" not in spec:
+                raise c.error("expected an expression, or {expr: EXPRESSION, unit: UNIT}")
+            unit, spec = str(spec.get("unit") or ""), spec["expr"]
+        try:
+            tree, names = parse(spec)
+        except ExprError as e:
+            raise c.error(str(e)) from None
+        for n in names:
+            if n not in known:
+                raise c.error(f"unknown name {n!r}: an expression names axes, set keys and "
+                              "derived keys before it; known: " + ", ".join(sorted(known)))
+        out.append((key, tree, unit, c))
+        known.add(key)
+    return out
+
+
 def _hardware_items(data: dict, ctx: Ctx, base_dir) -> list:
     """``[(source, item ctx, item mapping or None)]`` of ``hardware``: a name or path, or a
     mapping ``{design: NAME, set: ..., grid: ..., zip: ..., sample: ...}`` whose axes apply to
@@ -402,6 +439,13 @@ def load_sweep(source) -> Sweep:
     wls = _names(data, "workload", ctx, base_dir)
     base, keys, rows = _block(data, ctx, [h for h, _, _ in hw_items], wls[0], [])
     axes = ["hardware", "workload", *keys]
+    known = set(keys) | set(data.get("set") or {})
+    for _, _, item in hw_items:
+        if item is not None:
+            known |= set(item.get("set") or {}) | set(item.get("grid") or {}) | \
+                set(item.get("zip") or {}) | set((item.get("sample") or {}).get("axes") or {})
+    derived = _derive(data.get("derive"), ctx.child("derive"), known) if "derive" in data \
+        else []
     points = []
     for hw, hctx, item in hw_items:
         hbase, hkeys, hrows = (base, [], [{}]) if item is None else \
@@ -411,11 +455,23 @@ def load_sweep(source) -> Sweep:
                 raise hctx.child(k).error(f"axis {k!r} is also swept for every design point")
             if k not in axes:
                 axes.append(k)
+        fixed = {**(data.get("set") or {}), **((item or {}).get("set") or {})}
         for wl, g, h in itertools.product(wls, rows, hrows):
             vals = {**g, **h}
+            for key, tree, unit, dctx in derived:
+                try:
+                    v = evaluate(tree, {**fixed, **vals})
+                except ExprError as e:
+                    shown = ", ".join(f"{k}={x!r}" for k, x in vals.items())
+                    raise dctx.error(f"{e} (at the point {shown or _label(hw)})") from None
+                vals[key] = f"{v:.6g} {unit}" if unit else v
+            if derived and not points:  # the derived values of the first point, checked
+                for key, _, _, dctx in derived:
+                    _check_value(hw, wl, hbase, key, vals[key], dctx)
             over = tuple(hbase + [f"{k}={_scalar_text(v)}" for k, v in vals.items()])
             points.append(Point(hw, wl, over, {"hardware": _label(hw), "workload": _label(wl),
                                               **vals}))
+    axes += [key for key, *_ in derived]
     name = data.get("name") or (os.path.splitext(os.path.basename(located.file))[0]
                                 if located.file and not located.file.startswith("<") else "sweep")
     return Sweep(str(name), located.file, tuple(axes), tuple(points), data.get("description"))
