@@ -135,6 +135,24 @@ def test_a_bad_expression_is_reported_at_its_line(expr, what, write):
     assert what in e.value.message
 
 
+def test_an_unknown_design_point_or_workload_is_reported_at_its_line(write):
+    with pytest.raises(ConfigError) as e:
+        sw.load_sweep(write("s.yaml", "hardware: [gpu_a100_80gb, gpu_a100]\n"
+                            "workload: gpt2_small\n"))
+    assert (e.value.line, e.value.key) == (1, "hardware[1]")
+    with pytest.raises(ConfigError) as e:
+        sw.load_sweep(write("s.yaml", "hardware: gpu_t4\nworkload: [gpt2_small,\n  gpt2_large]\n"))
+    assert (e.value.line, e.value.key) == (3, "workload[1]")
+    assert "unknown workload 'gpt2_large'" in e.value.message
+
+
+def test_the_documented_example_sweep_is_valid(tmp_path):
+    text = (ROOT / "docs" / "sweeps.md").read_text().split("```yaml\n")[1].split("```")[0]
+    (tmp_path / "s.yaml").write_text(text)
+    s = sw.load_sweep(tmp_path / "s.yaml")
+    assert len(s) == 132 and s.axes[-1] == "workload.prompt_tokens"
+
+
 def test_more_points_than_the_guard_need_yes(write, tmp_path, capsys):
     path = write("s.yaml", TINY)
     store = tmp_path / "r.db"

@@ -36,7 +36,7 @@ class SweepSummary:
     unique: int        # distinct resolved configs among them
     skipped: int       # already in the store
     ran: int           # simulated now
-    failed: int        # of those, recorded as errors
+    failed: int        # recorded as errors now (configs that could not be built, or runs)
     wall_s: float
 
     @property
@@ -172,14 +172,15 @@ def run_sweep(sweep: Sweep, store_path, *, jobs: int | None = None,
     store = Store.open(store_path, sweep.axes)
     try:
         done = store.finished(include_errors=not retry_failed)
+        failed = 0
         for key, msg in errors.items():
             if key not in done:
                 store.record(key, sweep.name, params[key], "error", error=msg)
+                failed += 1
         todo = [t for t in tasks if t[0] not in done]
         skipped = len(tasks) - len(todo) + sum(1 for k in errors if k in done)
         bar = Progress(len(todo), f"sweep {sweep.name}", stream=stream,
                        enabled=progress if progress is not None else True).start()
-        failed = 0
         results = _dask(todo, client) if client is not None else _local(todo, jobs)
         for key, status, metrics, breakdown, error in results:
             store.record(key, sweep.name, params[key], status, metrics, error, breakdown)

@@ -128,8 +128,12 @@ def _names(data: dict, key: str, ctx: Ctx, base_dir) -> list:
     if not items:
         raise ctx.child(key).error("empty list: expected at least one")
     c = ctx.child(key)
-    return [_resolve_source(v, c.child(i) if isinstance(value, list) else c, base_dir)
-            for i, v in enumerate(items)]
+    out = []
+    for i, v in enumerate(items):
+        vctx = c.child(i) if isinstance(value, list) else c
+        out.append(_resolve_source(v, vctx, base_dir))
+        _check_overrides(None, out[-1], [], vctx)
+    return out
 
 
 def _axis_mapping(data, ctx: Ctx, what: str) -> dict:
@@ -282,10 +286,14 @@ def _check_overrides(hw: str, wl: str, base: list, ctx: Ctx) -> None:
     from ..workload import load_workload
     try:
         hw_over, wl_over = split_overrides(base)
-        load_hardware(hw, hw_over)
-        load_workload(wl, wl_over)
+        if hw is not None:
+            load_hardware(hw, hw_over)
+        if wl is not None:
+            load_workload(wl, wl_over)
     except ArchsimError as e:
-        raise ctx.error(e.message) from None
+        where = f" (in {e.file}:{e.line})" if e.file and e.file != ctx.located.file and \
+            e.line else ""
+        raise ctx.error(f"{e.key + ': ' if e.key else ''}{e.message}{where}") from None
 
 
 def _check_value(hw: str, wl: str, base: list, key: str, value, ctx: Ctx) -> None:
@@ -409,8 +417,10 @@ def _hardware_items(data: dict, ctx: Ctx, base_dir) -> list:
             if "design" not in item:
                 raise c.error("missing required key 'design' (a preset name or a .yaml path)")
             out.append((_resolve_source(item["design"], c.child("design"), base_dir), c, item))
+            _check_overrides(out[-1][0], None, [], c.child("design"))
         else:
             out.append((_resolve_source(item, c, base_dir), c, None))
+            _check_overrides(out[-1][0], None, [], c)
     return out
 
 
@@ -465,10 +475,10 @@ def load_sweep(source) -> Sweep:
                     shown = ", ".join(f"{k}={x!r}" for k, x in vals.items())
                     raise dctx.error(f"{e} (at the point {shown or _label(hw)})") from None
                 vals[key] = f"{v:.6g} {unit}" if unit else v
-            if derived and not points:  # the derived values of the first point, checked
-                for key, _, _, dctx in derived:
-                    _check_value(hw, wl, hbase, key, vals[key], dctx)
             over = tuple(hbase + [f"{k}={_scalar_text(v)}" for k, v in vals.items()])
+            if derived and not points:  # the first point with its derived values, checked
+                _check_overrides(hw, wl, list(over), derived[0][3].__class__(
+                    derived[0][3].located, derived[0][3].path[:-1]))
             points.append(Point(hw, wl, over, {"hardware": _label(hw), "workload": _label(wl),
                                               **vals}))
     axes += [key for key, *_ in derived]
