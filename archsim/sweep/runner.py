@@ -4,7 +4,8 @@ local process pool or a Dask cluster, each result committed to the store as it a
 Executors (all run :func:`archsim.sweep.worker.run_point`, so their results are identical):
 
 * ``jobs=1``: in this process.
-* ``jobs=N``: a pool of ``N`` worker processes (``spawn``), alive for the whole sweep.
+* ``jobs=N``: a pool of ``N`` worker processes (from a fork server that has imported archsim,
+  or spawned where there is none), alive for the whole sweep.
 * ``scheduler="local:N"``: a Dask ``LocalCluster`` of ``N`` single-threaded worker processes.
 * ``scheduler="tcp://HOST:PORT"``: a running Dask scheduler (its workers need archsim
   installed). Dask reaches Slurm, PBS, SGE and LSF through ``dask-jobqueue``
@@ -38,10 +39,17 @@ class SweepSummary:
     ran: int           # simulated now
     failed: int        # recorded as errors now (configs that could not be built, or runs)
     wall_s: float
+    first_result_s: float = 0.0   # until the first result: configs built, workers started
 
     @property
     def points_per_min(self) -> float:
         return self.ran / self.wall_s * 60 if self.wall_s > 0 else 0.0
+
+    @property
+    def steady_points_per_min(self) -> float:
+        """Points per minute after the first result (worker start-up left out)."""
+        t = self.wall_s - self.first_result_s
+        return (self.ran - 1) / t * 60 if self.ran > 1 and t > 0 else 0.0
 
 
 def build_tasks(sweep: Sweep) -> tuple:
@@ -79,14 +87,26 @@ def build_tasks(sweep: Sweep) -> tuple:
     return tasks, params, errors
 
 
+def _mp_context():
+    """Worker processes start from a fork server that has imported archsim once (safe with
+    threads in the parent, e.g. a notebook kernel, unlike a plain fork), where the platform has
+    one; else they are spawned."""
+    import multiprocessing
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["archsim.sweep.worker", "archsim.api",
+                                    "archsim.engine.simulator", "archsim.compare"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def _local(tasks, jobs):
     if jobs <= 1:
         for t in tasks:
             yield run_point(t)
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
-    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
     try:
         futures = [ex.submit(run_point, t) for t in tasks]
         for f in as_completed(futures):
@@ -179,10 +199,14 @@ def run_sweep(sweep: Sweep, store_path, *, jobs: int | None = None,
                 failed += 1
         todo = [t for t in tasks if t[0] not in done]
         skipped = len(tasks) - len(todo) + sum(1 for k in errors if k in done)
+        t_first = None
         bar = Progress(len(todo), f"sweep {sweep.name}", stream=stream,
                        enabled=progress if progress is not None else True).start()
         results = _dask(todo, client) if client is not None else _local(todo, jobs)
+        t_first = None
         for key, status, metrics, breakdown, error in results:
+            if t_first is None:
+                t_first = time.perf_counter()
             store.record(key, sweep.name, params[key], status, metrics, error, breakdown)
             failed += status != "ok"
             bar.update(failed=int(status != "ok"))
@@ -191,5 +215,6 @@ def run_sweep(sweep: Sweep, store_path, *, jobs: int | None = None,
         store.close()
         if client is not None:
             _close(client)
+    t1 = time.perf_counter()
     return SweepSummary(len(sweep), len(tasks) + len(errors), skipped, len(todo), failed,
-                        time.perf_counter() - t0)
+                        t1 - t0, (t_first or t1) - t0)
