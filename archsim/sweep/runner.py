@@ -140,8 +140,8 @@ def dask_client(scheduler: str):
 def _dask(tasks, client):
     from dask.distributed import as_completed
     futures = client.map(run_point, tasks, pure=False)
-    for f in as_completed(futures):
-        yield f.result()
+    for _f, result in as_completed(futures, with_results=True):  # streamed, no round trip each
+        yield result
 
 
 def _close(client) -> None:
