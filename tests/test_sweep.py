@@ -208,31 +208,36 @@ def test_an_axis_mixing_numbers_and_text_exports_to_parquet_as_text(write, tmp_p
     assert list(df.batch_size) == ["1", "max"] and df.batch.iloc[1] > 1
 
 
-def test_a_killed_sweep_resumes_with_nothing_lost_or_run_twice(tmp_path):
-    sweep = tmp_path / "s.yaml"
-    sweep.write_text(TINY.replace("[1, 2, 4]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
-                                  "13, 14, 15, 16, 17, 18, 19, 20]"))
-    store = tmp_path / "r.db"
+def start_and_kill(sweep, store, *, after: int, jobs: int = 1) -> set:
+    """Run ``archsim sweep`` in a subprocess, SIGKILL it once ``after`` points are in the store,
+    and return the keys it had committed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "archsim", "sweep", str(sweep), "-o", str(store), "-j", "1"]
+    cmd = [sys.executable, "-m", "archsim", "sweep", str(sweep), "-o", str(store), "-j",
+           str(jobs), "--yes"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    done_before = 0
     while time.time() < deadline and proc.poll() is None:
         if store.exists():
             try:
                 with sqlite3.connect(store) as con:
-                    done_before = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+                    n = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
             except sqlite3.OperationalError:
-                done_before = 0
-            if done_before >= 10:
+                n = 0
+            if n >= after:
                 break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the sweep ended before it was killed"
     with sqlite3.connect(store) as con:
-        kept = {r[0] for r in con.execute("SELECT key FROM points")}
+        return {r[0] for r in con.execute("SELECT key FROM points")}
+
+
+def test_a_killed_sweep_resumes_with_nothing_lost_or_run_twice(tmp_path):
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(TINY.replace("[1, 2, 4]", str(list(range(1, 21)))))
+    store = tmp_path / "r.db"
+    kept = start_and_kill(sweep, store, after=10)
     assert 10 <= len(kept) < 80
     summary = sw.run_sweep(sw.load_sweep(sweep), store, jobs=1, resume=True, progress=False)
     assert summary.skipped == len(kept) and summary.ran == 80 - len(kept)
@@ -280,13 +285,18 @@ def test_archsim_check_validates_a_sweep_file(capsys):
 
 
 @pytest.mark.slow
-def test_a_thousand_point_sweep_is_identical_locally_and_on_a_local_cluster(tmp_path):
+def test_a_thousand_point_sweep_killed_resumed_exported_and_equal_on_a_local_cluster(tmp_path):
     pytest.importorskip("dask.distributed")
-    text = TINY.replace("[1, 2, 4]", str(list(range(1, 251))))
-    (tmp_path / "s.yaml").write_text(text)
-    s = sw.load_sweep(tmp_path / "s.yaml")
+    pd = pytest.importorskip("pandas")
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(TINY.replace("[1, 2, 4]", str(list(range(1, 251)))))
+    s = sw.load_sweep(sweep)
     assert len(s) == 1000
-    local, dask = str(tmp_path / "local.db"), str(tmp_path / "dask.db")
-    sw.run_sweep(s, local, jobs=2, progress=False)
+    local, dask = tmp_path / "local.db", str(tmp_path / "dask.db")
+    kept = start_and_kill(sweep, local, after=200, jobs=2)
+    resumed = sw.run_sweep(s, local, jobs=2, resume=True, progress=False)
+    assert resumed.skipped == len(kept) and resumed.ran == 1000 - len(kept)
+    assert sw.export(local, tmp_path / "local.parquet") == 1000
+    assert pd.read_parquet(tmp_path / "local.parquet").key.is_unique
     sw.run_sweep(s, dask, scheduler="local:2", progress=False)
     assert len(rows(local)) == 1000 and rows(local).equals(rows(dask))

@@ -106,7 +106,9 @@ def _local(tasks, jobs):
             yield run_point(t)
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
-    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
+    from .worker import watch_parent
+    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(),
+                             initializer=watch_parent, initargs=(os.getpid(),))
     try:
         futures = [ex.submit(run_point, t) for t in tasks]
         for f in as_completed(futures):

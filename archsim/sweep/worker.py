@@ -18,6 +18,25 @@ CACHE_SIZE = 8
 _SIMS: OrderedDict = OrderedDict()
 
 
+def watch_parent(pid: int, interval_s: float = 1.0) -> None:
+    """A pool worker's initializer: end this process when the sweep process ``pid`` is gone (a
+    killed sweep must not leave its workers waiting for tasks forever)."""
+    import os
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(interval_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was reused by another user's process
+                os._exit(1)
+
+    threading.Thread(target=watch, name="archsim-watch-parent", daemon=True).start()
+
+
 def _simulator(hw_key: str, hw):
     from ..engine.simulator import Simulator
     sim = _SIMS.pop(hw_key, None)
