@@ -11,7 +11,8 @@ resolved config.
     df = sw.load("out/batch.db")                 # a pandas DataFrame
 """
 from .runner import DEFAULT_MAX_POINTS, SweepSummary, run_sweep
-from .spec import Point, Sweep, load_sweep, sample_unit_cube
+from .axes import sample_unit_cube
+from .spec import Point, Sweep, load_sweep
 from .store import METRICS, Store, config_key, export, hardware_key, load
 
 __all__ = ["load_sweep", "run_sweep", "load", "export", "Sweep", "Point", "SweepSummary",
