@@ -45,6 +45,9 @@ def test_cli_run_by_name_and_a_misspelt_name(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_a_plain_pip_install_resolves_names_from_any_directory(tmp_path):
+    setuptools = pytest.importorskip("setuptools")
+    if tuple(int(x) for x in setuptools.__version__.split(".")[:2]) < (70, 1):
+        pytest.importorskip("wheel")  # older setuptools build wheels with the wheel package
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     py = env_dir / "bin" / "python"

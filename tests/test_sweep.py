@@ -256,6 +256,13 @@ def test_local_pool_and_a_dask_local_cluster_give_identical_rows(write, tmp_path
     sw.run_sweep(s, dask, scheduler="local:2", progress=False)
     assert rows(one).equals(rows(pool)) and rows(one).equals(rows(dask))
     assert len(rows(one)) == 12
+    # a running cluster, reached by its address (as a Slurm or PBS cluster would be)
+    from dask.distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+        remote = str(tmp_path / "remote.db")
+        sw.run_sweep(s, remote, scheduler=cluster.scheduler_address, progress=False)
+    assert rows(one).equals(rows(remote))
 
 
 def test_a_scheduler_that_does_not_answer_is_a_clear_error_within_seconds(write, tmp_path,
