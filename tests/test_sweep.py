@@ -135,6 +135,19 @@ def test_a_bad_expression_is_reported_at_its_line(expr, what, write):
     assert what in e.value.message
 
 
+def test_every_bad_axis_of_a_sweep_is_reported_at_once(write, tmp_path, capsys):
+    path = write("s.yaml", "hardware: [gpu_a100_80gb, gpu_t4]\nworkload: gpt2_small\ngrid:\n"
+                 "  workload.batch_size: [1, two, 0]\n  workload.prompt_tokens: [8, -1]\n"
+                 "  hw.devices.gpu0.memory_bandwidth: [\"1 TB/s\", \"3 GHz\"]\n")
+    assert main(["sweep", path, "-o", str(tmp_path / "r.db")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [ln.split(": ")[3] for ln in lines] == [
+        "grid.workload.batch_size[1]", "grid.workload.prompt_tokens[1]",
+        "grid.hw.devices.gpu0.memory_bandwidth[1]"]  # once, though wrong on both GPUs
+    assert all(ln.startswith("archsim: error: ") for ln in lines)
+    assert not (tmp_path / "r.db").exists()
+
+
 def test_an_unknown_design_point_or_workload_is_reported_at_its_line(write):
     with pytest.raises(ConfigError) as e:
         sw.load_sweep(write("s.yaml", "hardware: [gpu_a100_80gb, gpu_a100]\n"

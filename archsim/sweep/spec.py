@@ -139,6 +139,42 @@ def _is_hw_key(key: str, ctx: Ctx) -> bool:
                         f"write hw.{key} or workload.{key}") from None
 
 
+class SweepErrors(ConfigError):
+    """Every bad axis of a sweep (its first bad value): ``str()`` is one ``FILE:LINE: key: message`` line each
+    (the command line prefixes each with ``archsim: error:``); the fields are the first's."""
+
+    MAX_SHOWN = 20
+
+    def __init__(self, errors: list):
+        seen, unique = set(), []
+        for e in errors:
+            if str(e) not in seen:
+                seen.add(str(e))
+                unique.append(e)
+        self.errors = unique
+        first = unique[0]
+        super().__init__(first.message, file=first.file, line=first.line, key=first.key)
+
+    def __str__(self) -> str:
+        errors = getattr(self, "errors", None)
+        if not errors:
+            return super().__str__()
+        lines = [ConfigError.__str__(e) for e in errors[:self.MAX_SHOWN]]
+        if len(errors) > self.MAX_SHOWN:
+            lines.append(f"... and {len(errors) - self.MAX_SHOWN} more bad values")
+        return "\narchsim: error: ".join(lines)
+
+
+def _collect(errors: list, check, *args) -> bool:
+    """Run ``check``; a :class:`ConfigError` goes to ``errors``. Whether it passed."""
+    try:
+        check(*args)
+    except ConfigError as e:
+        errors.append(e)
+        return False
+    return True
+
+
 def _check_overrides(hw: str, wl: str, base: list, ctx: Ctx) -> None:
     from ..hardware import load_hardware
     from ..workload import load_workload
@@ -170,10 +206,12 @@ def _check_value(hw: str, wl: str, base: list, key: str, value, ctx: Ctx) -> Non
         raise ctx.error(f"{key}={value!r}: {e.message}") from None
 
 
-def _block(data: dict, ctx: Ctx, hws: list, wl: str, base: list) -> tuple:
+def _block(data: dict, ctx: Ctx, hws: list, wl: str, base: list, errors: list) -> tuple:
     """``(base, keys, rows)`` of a mapping's ``set``, ``grid``, ``zip`` and ``sample``: the
     fixed overrides after ``set``, the swept keys and one dict of values per combination.
-    Every value is checked alone against each design point of ``hws``."""
+    Every value is checked alone against each design point of ``hws``; the first bad value of
+    each axis is appended to ``errors``, so that every bad axis of a sweep is reported at
+    once."""
     fixed = data.get("set") or {}
     if not isinstance(fixed, dict):
         raise ctx.child("set").error("expected a mapping of config keys to values")
@@ -210,13 +248,17 @@ def _block(data: dict, ctx: Ctx, hws: list, wl: str, base: list) -> tuple:
     for where, axes in (("grid", grid), ("zip", zipped)):
         for k, values in axes.items():
             for hw in against(k, ctx.child(where).child(k)):
-                for i, v in enumerate(values):
-                    _check_value(hw, wl, base, k, v, ctx.child(where).child(k).child(i))
+                for i, v in enumerate(values):  # an axis's first bad value
+                    if not _collect(errors, _check_value, hw, wl, base, k, v,
+                                    ctx.child(where).child(k).child(i)):
+                        break
     actx = ctx.child("sample").child("axes")
     for r in ranges:
         for hw in against(r.key, actx.child(r.key)):
             for v in r.choices or (r.value(0.0), r.value(0.999999)):
-                _check_value(hw, wl, base, r.key, v, actx.child(r.key))
+                if not _collect(errors, _check_value, hw, wl, base, r.key, v,
+                                actx.child(r.key)):
+                    break
     zip_rows = [dict(zip(zipped, vals)) for vals in zip(*zipped.values())] if zipped else [{}]
     grid_rows = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
     rows = [{**g, **z, **r} for g, z, r in itertools.product(grid_rows, zip_rows, s_rows)]
@@ -305,7 +347,8 @@ def load_sweep(source) -> Sweep:
         else os.path.dirname(os.path.abspath(located.file))
     hw_items = _hardware_items(data, ctx, base_dir)
     wls = _names(data, "workload", ctx, base_dir)
-    base, keys, rows = _block(data, ctx, [h for h, _, _ in hw_items], wls[0], [])
+    errors: list = []
+    base, keys, rows = _block(data, ctx, [h for h, _, _ in hw_items], wls[0], [], errors)
     axes = ["hardware", "workload", *keys]
     known = set(keys) | set(data.get("set") or {})
     for _, _, item in hw_items:
@@ -317,12 +360,14 @@ def load_sweep(source) -> Sweep:
     points = []
     for hw, hctx, item in hw_items:
         hbase, hkeys, hrows = (base, [], [{}]) if item is None else \
-            _block(item, hctx, [hw], wls[0], base)
+            _block(item, hctx, [hw], wls[0], base, errors)
         for k in hkeys:
             if k in keys:
                 raise hctx.child(k).error(f"axis {k!r} is also swept for every design point")
             if k not in axes:
                 axes.append(k)
+        if errors:
+            continue
         fixed = {**(data.get("set") or {}), **((item or {}).get("set") or {})}
         for wl, g, h in itertools.product(wls, rows, hrows):
             vals = {**g, **h}
@@ -338,6 +383,8 @@ def load_sweep(source) -> Sweep:
                 _check_overrides(hw, wl, list(over), Ctx(located, ("derive",)))
             points.append(Point(hw, wl, over, {"hardware": _label(hw), "workload": _label(wl),
                                               **vals}))
+    if errors:
+        raise SweepErrors(errors)
     axes += [key for key, *_ in derived]
     name = data.get("name") or (os.path.splitext(os.path.basename(located.file))[0]
                                 if located.file and not located.file.startswith("<") else "sweep")
