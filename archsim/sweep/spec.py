@@ -107,6 +107,10 @@ def _resolve_source(name, ctx: Ctx, base_dir: str | None) -> str:
     relative to the sweep file."""
     if not isinstance(name, str) or not name:
         raise ctx.error(f"expected a preset name or a .yaml path, got {name!r}")
+    if is_path(name) and not os.path.isabs(name) and ctx.located.file and \
+            ctx.located.file.startswith("<preset"):
+        raise ctx.error(f"a shipped sweep names design points and workloads by name, not by a "
+                        f"relative path ({name!r})")
     if is_path(name) and not os.path.isabs(name) and base_dir is not None:
         path = os.path.join(base_dir, name)
         if not os.path.isfile(path):
