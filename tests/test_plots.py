@@ -45,6 +45,13 @@ def test_progress_prints_a_line_every_few_percent_off_a_terminal():
     lines = out.getvalue().splitlines()
     assert len(lines) == 11 and lines[-1].startswith("sweep s 100/100 (100%)")
     assert "points/min, ETA" in lines[3]
+    term = io.StringIO()
+    bar = Progress(3, "compare", unit="runs", stream=term, tty=True).start()
+    for _ in range(3):
+        bar.update()
+    bar.close()
+    assert term.getvalue().startswith("\rcompare 1/3 (33%)") and "3/3 (100%)" in term.getvalue()
+    assert term.getvalue().endswith("\n") and "runs/min" in term.getvalue()
     quiet = io.StringIO()
     Progress(5, "x", stream=quiet, enabled=False).start().update(5)
     assert quiet.getvalue() == ""

@@ -208,6 +208,17 @@ def test_store_has_a_row_per_distinct_config_failures_recorded_and_resume_skips_
     assert "--resume" in capsys.readouterr().err
     again = sw.run_sweep(sw.load_sweep(path), store, jobs=1, resume=True, progress=False)
     assert (again.skipped, again.ran) == (12, 0)
+    retry = sw.run_sweep(sw.load_sweep(path), store, jobs=1, resume=True, retry_failed=True,
+                         progress=False)
+    assert (retry.skipped, retry.ran, retry.failed) == (6, 6, 6) and len(sw.load(store)) == 12
+    # loading reads only: another SQLite file is refused and left as it was
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE t (x)")
+    with pytest.raises(ConfigError, match="not a results store"):
+        sw.load(other)
+    with sqlite3.connect(other) as con:
+        assert [r[0] for r in con.execute("SELECT name FROM sqlite_master")] == ["t"]
 
 
 def test_an_axis_mixing_numbers_and_text_exports_to_parquet_as_text(write, tmp_path):

@@ -63,11 +63,9 @@ class Store:
         self.path, self.con = path, con
 
     @classmethod
-    def open(cls, path, params=(), *, create: bool = True) -> "Store":
+    def open(cls, path, params=()) -> "Store":
         """Open (or create) the store at ``path`` with a column for each of ``params``."""
         path = os.fspath(path)
-        if not create and not os.path.isfile(path):
-            raise ConfigError("no such results store", file=path)
         d = os.path.dirname(os.path.abspath(path))
         os.makedirs(d, exist_ok=True)
         try:
@@ -140,11 +138,19 @@ def load(path):
     parameters as columns (``breakdown`` stays JSON text; ``params`` is every parameter as
     JSON)."""
     import pandas as pd
-    store = Store.open(path, create=False)
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError("no such results store", file=path)
+    try:  # read only: loading never changes the file
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.DatabaseError as e:
+        raise ConfigError(f"cannot open the results store: {e}", file=path) from None
     try:
-        return pd.read_sql_query("SELECT * FROM points ORDER BY rowid", store.con)
+        return pd.read_sql_query("SELECT * FROM points ORDER BY rowid", con)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as e:
+        raise ConfigError(f"not a results store: {e}", file=path) from None
     finally:
-        store.close()
+        con.close()
 
 
 def _typed_for_parquet(df):
