@@ -16,4 +16,5 @@ from .spec import Point, Sweep, load_sweep
 from .store import METRICS, Store, config_key, export, hardware_key, load
 
 __all__ = ["load_sweep", "run_sweep", "load", "export", "Sweep", "Point", "SweepSummary",
-           "Store", "METRICS", "config_key", "hardware_key", "sample_unit_cube", "DEFAULT_MAX_POINTS"]
+           "Store", "METRICS", "config_key", "hardware_key", "sample_unit_cube",
+           "DEFAULT_MAX_POINTS"]

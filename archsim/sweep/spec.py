@@ -144,8 +144,9 @@ def _is_hw_key(key: str, ctx: Ctx) -> bool:
 
 
 class SweepErrors(ConfigError):
-    """Every bad axis of a sweep (its first bad value): ``str()`` is one ``FILE:LINE: key: message`` line each
-    (the command line prefixes each with ``archsim: error:``); the fields are the first's."""
+    """Every bad axis of a sweep (its first bad value): ``str()`` is one
+    ``FILE:LINE: key: message`` line each (the command line prefixes each with
+    ``archsim: error:``); the fields are the first's."""
 
     MAX_SHOWN = 20
 
