@@ -34,10 +34,17 @@ _EXPORTS = {
     "serve": ".serving", "ServeConfig": ".serving", "ServeResult": ".serving.metrics",
 }
 
-__all__ = list(_EXPORTS) + ["__version__"]
+#: subpackages also reachable as attributes: design-space sweeps and their figures
+_SUBMODULES = ("sweep", "plots")
+
+__all__ = list(_EXPORTS) + list(_SUBMODULES) + ["__version__"]
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        value = importlib.import_module("." + name, __name__)
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'archsim' has no attribute {name!r}")

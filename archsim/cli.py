@@ -18,7 +18,7 @@ from .errors import EXIT_USAGE, ArchsimError
 #: modules that add their own subcommands with ``add_commands(subparsers)``
 COMMAND_MODULES = ("archsim.pim.cli", "archsim.dram.cli", "archsim.capture.cli",
                    "archsim.validation.cli", "archsim.config.cli", "archsim.serving.cli",
-                   "archsim.pim.attention_step")
+                   "archsim.pim.attention_step", "archsim.sweep.cli")
 
 
 def _add_run(sub):
@@ -219,7 +219,7 @@ def _add_compare(sub):
 def cmd_compare(args) -> int:
     from .compare import compare
     c = compare(args.hw, args.baseline, args.workloads, overrides=args.overrides,
-                progress=sys.stderr.isatty())
+                progress=sys.stderr.isatty(), runs_progress=True)
     if args.json:
         print(json.dumps(c.to_dict(), indent=2))
     else:

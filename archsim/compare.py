@@ -39,6 +39,7 @@ class Comparison:
                           "batch": r.batch, "tokens_per_s": r.tokens_per_s,
                           "decode_tokens_per_s": dec, "usd_per_h": rate,
                           "decode_tokens_per_s_per_usd_per_h": dec / rate if rate else None,
+                          "usd_per_mtok": r.usd_per_mtok,
                           "device_s_per_token": by_class(r),
                           "components": components(r)}
                 if h != target:
@@ -89,18 +90,24 @@ class Comparison:
 
     def to_table(self) -> str:
         target, bases = self.hardware[0], self.hardware[1:]
-        head = f"{'workload':<16} {target + ' ms/tok':>20}"
+        head = f"{'workload':<16} {target + ' ms/tok':>20} {'USD/Mtok':>9}"
         for b in bases:
-            head += f" {b + ' ms/tok':>24} {'speed-up':>9} {'energy eff.':>11}"
+            head += f" {b + ' ms/tok':>24} {'speed-up':>9} {'energy eff.':>11} {'USD/Mtok':>9}"
         lines = [head]
         for row in self.rows():
-            line = f"{row['workload']:<16} {row[target]['ms_per_token']:>20.4f}"
+            line = (f"{row['workload']:<16} {row[target]['ms_per_token']:>20.4f} "
+                    f"{_usd(row[target]['usd_per_mtok']):>9}")
             for b in bases:
                 r = row[b]
                 line += (f" {r['ms_per_token']:>24.4f} {r['speedup']:>8.1f}x "
-                         f"{r['energy_efficiency']:>10.1f}x")
+                         f"{r['energy_efficiency']:>10.1f}x {_usd(r['usd_per_mtok']):>9}")
             lines.append(line)
         return "\n".join(lines)
+
+
+def _usd(v) -> str:
+    """A cost figure, or ``-`` where the design point has no price."""
+    return f"{v:.3f}" if v else "-"
 
 
 def decode_tokens_per_s(r) -> float:
@@ -140,8 +147,12 @@ def components(r) -> dict:
     return {"time_ms_per_token": time, "energy_mj_per_token": energy}
 
 
-def compare(target, baselines, workloads, *, overrides=(), progress=False) -> Comparison:
+def compare(target, baselines, workloads, *, overrides=(), progress=False,
+            runs_progress=False) -> Comparison:
     """Run every workload on ``target`` and each baseline (paths, dicts or configs).
+
+    ``progress`` shows each run's steps (on a terminal); ``runs_progress`` reports the runs
+    done, their rate and the ETA on stderr (:class:`archsim.progress.Progress`).
 
     ``overrides`` apply to every workload (``batch_size=...``) and, for hardware keys, to every
     design point.
@@ -157,6 +168,9 @@ def compare(target, baselines, workloads, *, overrides=(), progress=False) -> Co
     sims = [Simulator(h) for h in hws]
     results = {}
     wnames = []
+    from .progress import Progress
+    bar = Progress(len(wls) * len(hws), "compare", unit="runs", enabled=bool(runs_progress))
+    bar.start()
     for i, w in enumerate(wls):
         name = w.name or f"workload{i}"
         wnames.append(name)
@@ -166,4 +180,6 @@ def compare(target, baselines, workloads, *, overrides=(), progress=False) -> Co
         prepared = [prepare(h, w, sim, traces) for h, sim in zip(hws, sims)]
         for h, (trace, sim) in zip(hws, prepared):
             results[(name, h.name)] = sim.run(trace, progress=progress)
+            bar.update()
+    bar.close()
     return Comparison(wnames, names, results)

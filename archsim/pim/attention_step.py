@@ -21,9 +21,7 @@ import json
 from typing import Optional
 
 from ..errors import ConfigError
-from .gemv import simulate_gemv
 from .mapping import ATTENTION_MAPPINGS, attention_mapping
-from .spec import load_pim
 
 
 def _add(total: dict, res, count: int) -> None:
@@ -44,6 +42,8 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
         ``cycles``, ``time_ns``, ``energy_pj``, ``commands`` of the whole step, and the same
         keys under ``scores`` and ``context``, plus ``mapping`` (the one the scores used).
     """
+    from .gemv import simulate_gemv     # numba: imported when a step is simulated
+    from .spec import load_pim
     pim = load_pim(pim)
     kv_heads = heads if kv_heads is None else kv_heads
     if min(heads, head_dim, kv_len, kv_heads) < 1:
