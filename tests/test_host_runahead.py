@@ -9,6 +9,7 @@ import pytest
 from pathlib import Path
 
 from archsim import OpKind, Simulator, generate_trace, load_hardware, load_workload
+from archsim.engine.timeline import chrome_trace
 
 from engine_helpers import hw, op, trace
 from test_engine_fast import _check
@@ -29,6 +30,8 @@ def run(h, *steps_ops, barriers=None):
     fast, ref = schedule_both(h, steps_ops, barriers or [True] * len(steps_ops), waits)
     assert_equal(fast, ref)
     assert waits[0] == waits[1]
+    assert [[r.host_wait_ps for r in s.records] for s in fast] == \
+        [[r.host_wait_ps for r in rs] for rs in ref[1]]
     fs = _check(h, steps_ops, barriers or [True] * len(steps_ops))
     assert fs.host_waits() == waits[0]
     return [[(r.start_ps, r.end_ps) for r in s.records] for s in fast], waits[0]
@@ -41,6 +44,12 @@ def test_host_runs_ahead_during_long_kernels_and_feeds_short_ones_back_to_back()
     (timeline,), waits = run(one_gpu(), ops)
     assert timeline == [(35, 135), (135, 140), (140, 145), (145, 150), (175, 275)]
     assert waits == {"gpu": 35 + 25}
+    # the timeline says which kernels started late because of the host, and by how much
+    res = Simulator(one_gpu(), record_timeline=True).run(trace(ops))
+    late = [e["args"].get("host_wait_us") for e in chrome_trace(res)["traceEvents"]
+            if e.get("cat") == "elementwise"]
+    assert late == [35e-6, None, None, None, 25e-6]
+    assert res.breakdown()["host_wait_s"] == {"gpu": 60e-12}
     old_per_op_max = sum(max(D, ps) for ps in [100, 5, 5, 5, 100])
     assert old_per_op_max == 305 > timeline[-1][1]   # the old model: 30 ps (11%) too slow
 

@@ -34,6 +34,7 @@ def simulate_events(steps, assignments, costs, system, host_wait=None):
     member_ready: dict = {}
     link_ready: dict = {}
     coll_done: dict = {}
+    op_wait: dict = {}       # collective -> longest wait of a member for its host
 
     def loc(si, d):
         return assignments[si][d]
@@ -129,17 +130,20 @@ def simulate_events(steps, assignments, costs, system, host_wait=None):
             w = waits_of(si, op, where)
             if w:
                 yield env.all_of(w)
+            wait = 0
             if dev in hosted:
                 t0 = env.now
                 yield issued[(dev, si, i)]
-                waited[dev] += env.now - t0
+                wait = env.now - t0
+                waited[dev] += wait
             if type(where) is tuple:
+                op_wait[(si, i)] = max(op_wait.get((si, i), 0), wait)
                 member_ready[(si, i)][where.index(dev)].succeed()
                 yield coll_done[(si, i)]
                 continue
             start = env.now
             yield env.timeout(costs[si][i].duration_ps)
-            recs[si][i] = OpRecord(op, dev, start, env.now, costs[si][i])
+            recs[si][i] = OpRecord(op, dev, start, env.now, costs[si][i], wait)
             done[si][i].succeed()
 
     def coll_proc(si, i):
@@ -148,7 +152,8 @@ def simulate_events(steps, assignments, costs, system, host_wait=None):
         start = env.now
         _, moved, busy = system.collective(op, members)
         yield env.timeout(costs[si][i].duration_ps)
-        recs[si][i] = OpRecord(op, members, start, env.now, costs[si][i])
+        recs[si][i] = OpRecord(op, members, start, env.now, costs[si][i],
+                               op_wait.get((si, i), 0))
         for name, nbytes in moved.items():
             transfers.append(TransferRecord(system.link_by_name[name], nbytes, start,
                                             start + busy[name], op.name))

@@ -51,6 +51,7 @@ class OpRecord:
     start_ps: int
     end_ps: int
     cost: object
+    host_wait_ps: int = 0   # how long the op's ready device waited for its host to issue it
 
 
 @dataclass(slots=True)
@@ -130,8 +131,9 @@ class Scheduler:
                     self._arrival(arr, None, places[d], ends[d], d, where, transfers, back)
                 if t > ready:
                     ready = t
+            waited = 0
             if collective:
-                s, e = self._collective(op, where, c, ready, transfers, t_bar)
+                s, e, waited = self._collective(op, where, c, ready, transfers, t_bar)
             elif op.kind is TRANSFER:
                 s = e = ready                # a view of its input: no device time, no queue
             else:
@@ -139,14 +141,15 @@ class Scheduler:
                 if ready > s:
                     s = ready
                 if where in dispatch:
-                    s = self._issue(where, t_bar, s)
+                    issued = self._issue(where, t_bar, s)
+                    waited, s = issued - s, issued
                 e = s + c.duration_ps
                 dev_free[where] = e
             end[i] = e
             if first_start is None or s < first_start:
                 first_start = s
             if records:
-                recs[i] = OpRecord(op, where, s, e, c)
+                recs[i] = OpRecord(op, where, s, e, c, waited)
         step_end = max(end) if n else self.finish
         start = t_bar if barrier else (self.finish if first_start is None else first_start)
         return self._close(ops, assignment, end, arrived, start,
@@ -238,14 +241,17 @@ class Scheduler:
         return self._ops[-back][d]
 
     def _collective(self, op, members, cost, ready, transfers, t_bar=0) -> tuple:
+        """Schedule a collective; returns ``(start, end, longest wait of a member for its host)``."""
         _, moved, busy = self.system.collective(op, members)
         s = ready
+        waited = 0
         for m in members:
             f = self.dev_free.get(m, 0)
             if f < ready:
                 f = ready
             if m in self.dispatch:
-                f = self._issue(m, t_bar, f)
+                issued = self._issue(m, t_bar, f)
+                waited, f = max(waited, issued - f), issued
             if f > s:
                 s = f
         for name in moved:
@@ -259,4 +265,4 @@ class Scheduler:
         for name, nbytes in moved.items():
             self.link_free[name] = e
             transfers.append(TransferRecord(links[name], nbytes, s, s + busy[name], op.name))
-        return s, e
+        return s, e, waited

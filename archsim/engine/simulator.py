@@ -291,7 +291,7 @@ def _relative(si, step, out) -> tuple:
     step's start ``t0``."""
     from .scheduler import OpRecord, TransferRecord
     t0 = out.start_ps
-    recs = [OpRecord(r.op, r.device, r.start_ps - t0, r.end_ps - t0, r.cost)
+    recs = [OpRecord(r.op, r.device, r.start_ps - t0, r.end_ps - t0, r.cost, r.host_wait_ps)
             for r in out.records]
     trs = [TransferRecord(t.link, t.nbytes, t.start_ps - t0, t.end_ps - t0, t.op_name)
            for t in out.transfers]
