@@ -7,8 +7,8 @@ integer semantics). It implements exactly the rules of :mod:`.scheduler` (see it
 a step compiled into a :class:`~.plan.StepPlan`; tests check it equals the Python
 :class:`~.scheduler.Scheduler` and the SimPy oracle.
 
-State kept across steps lives in arrays the caller owns: device and link free times, per-link
-bytes and busy time, and rings of the last ``K`` steps' op end times, output sizes and arrival
+State kept across steps lives in arrays the caller owns: device and link free times, host
+clocks and host waits of devices with a host stack, per-link bytes and busy time, and rings of the last ``K`` steps' op end times, output sizes and arrival
 times of moved outputs (row ``step % K``; ``-1``: not moved yet).
 
 A link's transfer time is ``latency + ceil(nbytes * 1e12 / bandwidth)`` in float64, the same
