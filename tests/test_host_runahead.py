@@ -9,6 +9,7 @@ import pytest
 from pathlib import Path
 
 from archsim import OpKind, Simulator, generate_trace, load_hardware, load_workload
+from archsim.compare import components
 from archsim.engine.timeline import chrome_trace
 
 from engine_helpers import hw, op, trace
@@ -128,4 +129,9 @@ def test_eager_t4_decode_step_lies_between_the_bounds_and_below_the_per_op_max()
     res = sim.run(t)
     last = int(res.step_ps[-1])
     assert lower <= last < 0.9 * per_op_max
-    assert res.breakdown()["host_wait_s"]["gpu0"] > 0
+    # one GPU and a barrier per step: it is always either busy or waiting for its host
+    (wait,) = res.host_wait_ps.values()
+    assert int(res.step_ps.sum()) == sum(res.time_by_kind.values()) + wait
+    assert wait > 0
+    assert components(res)["host_wait_ms_per_token"]["gpu0"] == \
+        pytest.approx(wait * 1e-9 / res.tokens)
