@@ -79,6 +79,9 @@ class Comparison:
                     parts = ", ".join(f"{k} {v:.4f}" for k, v in
                                       sorted(kinds.items(), key=lambda kv: -kv[1]))
                     lines.append(f"  {dev} time ms/token: {parts}")
+                    wait = c.get("host_wait_ms_per_token", {}).get(dev)
+                    if wait is not None:
+                        lines.append(f"  {dev} waiting for its host ms/token: {wait:.4f}")
                 for dev, acts in c["energy_mj_per_token"].items():
                     parts = ", ".join(f"{k} {v:.4f}" for k, v in
                                       sorted(acts.items(), key=lambda kv: -kv[1]))
@@ -135,7 +138,8 @@ def by_class(r) -> dict:
 
 def components(r) -> dict:
     """Time (ms/token) by device and op kind, energy (mJ/token) by device and priced action
-    (plus ``static``), and link energy, from a :class:`~archsim.results.RunResult`."""
+    (plus ``static``), and link energy, from a :class:`~archsim.results.RunResult`; for devices
+    with a host stack, the time they waited for their host (ms/token)."""
     b = r.breakdown()
     per = 1e3 / r.tokens
     time = {dev: {k: v * per for k, v in kinds.items()} for dev, kinds in b["time_s"].items()}
@@ -144,7 +148,10 @@ def components(r) -> dict:
     for name, link in b["links"].items():
         if link["energy_j"]:
             energy.setdefault(f"link {name}", {})["transfer"] = link["energy_j"] * per
-    return {"time_ms_per_token": time, "energy_mj_per_token": energy}
+    out = {"time_ms_per_token": time, "energy_mj_per_token": energy}
+    if "host_wait_s" in b:      # devices with an eager host stack only
+        out["host_wait_ms_per_token"] = {d: s * per for d, s in b["host_wait_s"].items()}
+    return out
 
 
 def compare(target, baselines, workloads, *, overrides=(), progress=False,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,7 +25,9 @@ class RunResult:
 
     ``step_ps[i]`` is how far step ``i`` moved the completion frontier (the end of the latest op
     so far): with barriers between steps, its duration; summed, the makespan.
-    ``step_start_ps`` / ``step_end_ps`` are absolute.
+    ``step_start_ps`` / ``step_end_ps`` are absolute. ``host_wait_ps[device]``: how long the
+    queue of a device with a host software stack (eager GPU) waited for its host to issue ops
+    (devices without one are absent).
     """
 
     hw: object
@@ -41,6 +43,7 @@ class RunResult:
     step_end_ps: np.ndarray | None = None
     timeline: list | None = None
     wall_s: float = 0.0
+    host_wait_ps: dict = field(default_factory=dict)
 
     # ---- latency -------------------------------------------------------------------------
     @property
@@ -154,8 +157,11 @@ class RunResult:
                   for dev, v in e["devices"].items()}
         links = {name: {"bytes": b, "busy_s": busy * PS, "energy_j": e["links"].get(name, 0.0)}
                  for name, (b, busy) in self.link_stats.items()}
-        return {"time_s": time_s, "ops": ops, "energy_j": energy, "links": links,
-                "action_counts": counts, "energy_tables_pj": self.priced.energy_tables_pj}
+        out = {"time_s": time_s, "ops": ops, "energy_j": energy, "links": links,
+               "action_counts": counts, "energy_tables_pj": self.priced.energy_tables_pj}
+        if self.host_wait_ps:     # only devices with a host stack: other outputs unchanged
+            out["host_wait_s"] = {d: ps * PS for d, ps in sorted(self.host_wait_ps.items())}
+        return out
 
     def to_dict(self) -> dict:
         """The JSON result (keys documented in the README)."""
@@ -227,6 +233,9 @@ class RunResult:
                              f"{e.get(kind, 0.0) * 1e3:>11.3f}")
             lines.append(f"{dev:<10} {'(static power)':<18} {'':>8} {'':>11} "
                          f"{b['energy_j'][dev]['static'] * 1e3:>11.3f}")
+            if dev in b.get("host_wait_s", {}):
+                lines.append(f"{dev:<10} {'(waiting for host)':<18} {'':>8} "
+                             f"{b['host_wait_s'][dev] * 1e3:>11.3f}")
         for name, s in b["links"].items():
             lines.append(f"link {name}: {s['bytes'] / 1e6:.3f} MB, busy {s['busy_s'] * 1e3:.3f} ms,"
                          f" {s['energy_j'] * 1e3:.3f} mJ")

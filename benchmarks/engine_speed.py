@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = [
     ("gpu_a100_80gb", "llama2_7b"), ("gpu_h100_sxm", "llama2_7b"),
     ("gpu_a100_80gb", "gpt2_small"), ("gpu_t4", "gpt2_xl"),
+    ("gpu_t4_eager", "gpt2_xl"),     # a host clock per device (eager dispatch, run-ahead)
 ]
 
 

@@ -13,6 +13,7 @@ from archsim.trace.schema import Op, Phase, Step, Trace
 class FixedConfig:
     kind: Literal["fixed_test"] = param()
     host: str | None = param(default=None)
+    dispatch_ps: int = param(default=0, min=0)   # host time per issued op (eager host stack)
 
 
 class FixedDevice(Device):
@@ -30,6 +31,9 @@ class FixedDevice(Device):
     def host(self):
         return self.config.host
 
+    def dispatch_ps(self):
+        return self.config.dispatch_ps
+
 
 if "fixed_test" not in device_kinds():
     register_device(FixedDevice)
@@ -42,11 +46,17 @@ def op(i, ps, deps=(), out_bytes=0, name=None, kind=OpKind.ELEMENTWISE, devices=
               attrs=attrs, devices=tuple(devices), prior=tuple(prior))
 
 
-def hw(devices, links=(), rules=(), hosts=None, switches=(), allow_unused=True):
+def hw(devices, links=(), rules=(), hosts=None, switches=(), allow_unused=True, dispatch=None):
+    """A design point of test devices; ``dispatch[d]``: device ``d``'s host time per op in ps."""
     hosts = hosts or {}
+    dispatch = dispatch or {}
+
+    def entry(d):
+        return {"kind": "fixed_test", **({"host": hosts[d]} if d in hosts else {}),
+                **({"dispatch_ps": dispatch[d]} if d in dispatch else {})}
     return load_hardware({
-        "name": "t", "allow_unused_devices": allow_unused, "devices": {d: {"kind": "fixed_test", **({"host": hosts[d]} if d in hosts
-                                                              else {})} for d in devices},
+        "name": "t", "allow_unused_devices": allow_unused,
+        "devices": {d: entry(d) for d in devices},
         "switches": {s: {} for s in switches},
         "links": [dict(l) for l in links],
         "placement": {"default": devices[0], "rules": [dict(r) for r in rules]}})

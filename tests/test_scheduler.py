@@ -14,8 +14,9 @@ from engine_helpers import hw, op, trace
 C = OpKind.COLLECTIVE
 
 
-def schedule_both(h, steps_ops, barriers):
-    """Schedule with the one-pass scheduler and with SimPy; return both outcomes."""
+def schedule_both(h, steps_ops, barriers, waits=None):
+    """Schedule with the one-pass scheduler and with SimPy; return both outcomes (``waits``, a
+    list if given, receives both schedules' host waits per device)."""
     t = trace(*steps_ops, barriers=barriers)
     sim = Simulator(h)
     places = [sim.mapper.map_step(s) for s in t.steps]
@@ -23,7 +24,10 @@ def schedule_both(h, steps_ops, barriers):
     lookback = max((b for s in t.steps for o in s.ops for b, _ in o.prior), default=0)
     sched = Scheduler(sim.system, lookback)
     fast = [sched.step(s.ops, p, c, barrier=s.barrier) for s, p, c in zip(t.steps, places, costs)]
-    ref = simulate_events(t.steps, places, costs, sim.system)
+    ref_wait: dict = {}
+    ref = simulate_events(t.steps, places, costs, sim.system, host_wait=ref_wait)
+    if waits is not None:
+        waits.extend([sched.host_wait, ref_wait])
     return fast, ref
 
 
@@ -36,7 +40,9 @@ def assert_equal(fast, ref):
     assert sorted(key(t) for f in fast for t in f.transfers) == sorted(map(key, transfers))
 
 
-def random_system(rng):
+def random_system(rng, hosted=False):
+    """Four devices behind a switch; ``hosted``: d0 and d1 (sometimes d3) have a host stack with
+    a random dispatch time per op, about as long as the random ops."""
     devs = ["d0", "d1", "d2", "d3"]
     links = [{"src": "d0", "dst": "sw", "bandwidth": "1 GB/s", "latency": "3 ns"},
              {"src": "d1", "dst": "sw", "bandwidth": "2 GB/s", "latency": "1 ns"},
@@ -45,7 +51,12 @@ def random_system(rng):
              {"src": "d0", "dst": "d1", "bandwidth": "0.5 GB/s", "bidirectional": False},
              {"src": "d2", "dst": "d3", "latency": "7 ns"}]
     hosts = {"d3": "d2"} if rng.random() < 0.5 else None
-    return devs, hw(devs, links=links, hosts=hosts, switches=["sw"])
+    dispatch = None
+    if hosted:
+        dispatch = {"d0": rng.randrange(1, 4000), "d1": rng.randrange(1, 4000)}
+        if rng.random() < 0.5:
+            dispatch["d3"] = rng.randrange(1, 4000)
+    return devs, hw(devs, links=links, hosts=hosts, switches=["sw"], dispatch=dispatch)
 
 
 def random_steps(rng, devs, n_steps, n_ops):

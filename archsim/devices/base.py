@@ -83,6 +83,16 @@ class Device:
         """
         return None
 
+    def dispatch_ps(self) -> int:
+        """Host time to issue one op to this device, in ps (0: no host software stack binds).
+
+        A device whose ops a host thread issues one by one (eager PyTorch on a GPU) reports the
+        issue time here, apart from the op's duration: the engine keeps a host clock per such
+        device, issues its ops in trace order and starts each no earlier than its issue ends
+        (see :mod:`archsim.engine.scheduler`).
+        """
+        return 0
+
     def informational_actions(self) -> frozenset:
         """Actions this device counts for inspection only (cycles, useful MACs ...): they carry
         no energy of their own, so :mod:`archsim.pricing` does not ask the energy table for

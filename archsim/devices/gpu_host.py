@@ -1,20 +1,18 @@
 """The host software stack that launches a GPU's kernels: eager PyTorch or CUDA graphs.
 
 In **eager** mode the host runs the framework (Python, the dispatcher, the allocator,
-``cudaLaunchKernel``) once per op before the GPU can start that op's kernel. When the host is
-slower than the kernels the GPU idles between them: an op occupies the GPU for
-``max(dispatch, launch + kernel)``. This is the regime of batch-1 decoding of small models, the
-usual GPU baseline of PIM papers.
+``cudaLaunchKernel``) once per op before the GPU can start that op's kernel. Launches are
+asynchronous, so the host runs ahead of the GPU: it issues ops in program order, one
+``dispatch`` each, while earlier kernels execute, and blocks only when the sampled token is read
+back at the end of a decode step (``.item()``). The device reports ``dispatch`` apart from the
+kernel's duration (:meth:`~archsim.devices.gpu.Gpu.dispatch_ps`); the engine keeps the host
+clock (:mod:`archsim.engine.scheduler`), and the GPU waits for its host whenever the next op is
+not issued yet. This is the regime of batch-1 decoding of small models, the usual GPU baseline
+of PIM papers.
 
 With **CUDA graphs** the whole step is captured once and replayed with one launch; consecutive
 kernels follow each other with the device-side gap only (the roofline's ``launch_overhead``), so
 the host does not bind and ``dispatch`` must not be given.
-
-Limit of the per-op form: a real eager host runs ahead of the GPU while long kernels execute and
-can then feed a run of short ones back to back. Taking the maximum op by op is exact when every
-kernel is shorter than the dispatch (host-bound) or every one longer (device-bound); in between it
-is an upper bound of the pipelined time (the lower bound is the larger of the summed dispatches
-and the summed kernels). ``docs/gpu_model.md`` discusses the size of this effect.
 
 The dispatch cost belongs to a particular CPU, Python and framework build: measure it
 (``benchmarks/eager_dispatch.py``) and cite the machine in ``source``.

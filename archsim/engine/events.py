@@ -4,7 +4,9 @@ and per collective, over a whole trace at once.
 It implements the rules stated in :mod:`.scheduler` literally (queues, events, waits) and is
 slow; it exists so that tests can check the one-pass :class:`~.scheduler.Scheduler` against it,
 exactly, on random multi-device, multi-step DAGs with cross-step dependencies, barriers, hosts,
-switches and collectives.
+switches, collectives and host software stacks (a host process per device with
+:meth:`Device.dispatch_ps` > 0 issues its ops in order; the device's process waits for each
+issue).
 """
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ from ..trace.schema import OpKind
 from .scheduler import OpRecord, TransferRecord
 
 
-def simulate_events(steps, assignments, costs, system):
+def simulate_events(steps, assignments, costs, system, host_wait=None):
     """Simulate every step of ``steps`` (each with ``ops`` and ``barrier``).
 
     ``assignments[s][i]`` and ``costs[s][i]`` are those of op ``i`` of step ``s``. Returns
     ``(spans, records, transfers)``: per step ``(start_ps, end_ps)`` as :class:`StepSchedule`
     defines them, per step the :class:`OpRecord` list (absolute times), and every transfer.
+    ``host_wait``, a dict if given, receives per device with a host stack the time its queue
+    waited for its host.
     """
     env = simpy.Environment()
     done = [[env.event() for _ in s.ops] for s in steps]
@@ -30,6 +34,7 @@ def simulate_events(steps, assignments, costs, system):
     member_ready: dict = {}
     link_ready: dict = {}
     coll_done: dict = {}
+    op_wait: dict = {}       # collective -> longest wait of a member for its host
 
     def loc(si, d):
         return assignments[si][d]
@@ -109,6 +114,15 @@ def simulate_events(steps, assignments, costs, system):
         recs[si][i] = OpRecord(op, loc(si, i), env.now, env.now, costs[si][i])
         done[si][i].succeed()
 
+    def host_proc(dev, entries, dispatch_ps):
+        """The host thread of ``dev``: issues its ops in order, waiting for the barrier (the
+        token read back) before the first issue of a step that has one."""
+        for si, i in entries:
+            if steps[si].barrier:
+                yield barrier_evt[si]
+            yield env.timeout(dispatch_ps)
+            issued[(dev, si, i)].succeed()
+
     def dev_proc(dev, entries):
         for si, i in entries:
             op = steps[si].ops[i]
@@ -116,13 +130,20 @@ def simulate_events(steps, assignments, costs, system):
             w = waits_of(si, op, where)
             if w:
                 yield env.all_of(w)
+            wait = 0
+            if dev in hosted:
+                t0 = env.now
+                yield issued[(dev, si, i)]
+                wait = env.now - t0
+                waited[dev] += wait
             if type(where) is tuple:
+                op_wait[(si, i)] = max(op_wait.get((si, i), 0), wait)
                 member_ready[(si, i)][where.index(dev)].succeed()
                 yield coll_done[(si, i)]
                 continue
             start = env.now
             yield env.timeout(costs[si][i].duration_ps)
-            recs[si][i] = OpRecord(op, dev, start, env.now, costs[si][i])
+            recs[si][i] = OpRecord(op, dev, start, env.now, costs[si][i], wait)
             done[si][i].succeed()
 
     def coll_proc(si, i):
@@ -131,7 +152,8 @@ def simulate_events(steps, assignments, costs, system):
         start = env.now
         _, moved, busy = system.collective(op, members)
         yield env.timeout(costs[si][i].duration_ps)
-        recs[si][i] = OpRecord(op, members, start, env.now, costs[si][i])
+        recs[si][i] = OpRecord(op, members, start, env.now, costs[si][i],
+                               op_wait.get((si, i), 0))
         for name, nbytes in moved.items():
             transfers.append(TransferRecord(system.link_by_name[name], nbytes, start,
                                             start + busy[name], op.name))
@@ -149,8 +171,14 @@ def simulate_events(steps, assignments, costs, system):
                 continue
             for dev in (where if type(where) is tuple else (where,)):
                 per_dev.setdefault(dev, []).append((si, i))
+    hosted = {dev: system.devices[dev].dispatch_ps() for dev in per_dev
+              if system.devices[dev].dispatch_ps() > 0}
+    waited = dict.fromkeys(hosted, 0)
+    issued = {(dev, si, i): env.event() for dev in hosted for si, i in per_dev[dev]}
     for dev, entries in per_dev.items():
         env.process(dev_proc(dev, entries))
+        if dev in hosted:
+            env.process(host_proc(dev, entries, hosted[dev]))
     for q in link_queues.values():
         env.process(link_proc(q))
     env.run()
@@ -165,4 +193,6 @@ def simulate_events(steps, assignments, costs, system):
         spans.append((start, end))
         finish = max(finish, end)
     transfers.sort(key=lambda r: (r.start_ps, r.link.name))
+    if host_wait is not None:
+        host_wait.update(waited)
     return spans, recs, transfers

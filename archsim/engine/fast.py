@@ -70,6 +70,8 @@ class FastScheduler:
         self.bytes = np.zeros((self.rows, self.width), dtype=np.int64)
         self.arrived = np.full((self.rows, 16), -1, dtype=np.int64)
         self.dev_free = np.zeros(len(net.dev_index), dtype=np.int64)
+        self.host_free = np.zeros(len(net.dev_index), dtype=np.int64)
+        self.host_wait = np.zeros(len(net.dev_index), dtype=np.int64)
         nl = len(net.link_index)
         self.link_free = np.zeros(nl, dtype=np.int64)
         self.link_bytes = np.zeros(nl, dtype=np.int64)
@@ -113,7 +115,8 @@ class FastScheduler:
         net = self.net
         first, last = self.kernel(*plan.arrays, self.ends, self.bytes, self.arrived, row,
                                   self.rows, self.dev_free, self.link_free, net.link_lat,
-                                  net.link_bw, self.link_bytes, self.link_busy, self.link_seen, t_bar)
+                                  net.link_bw, self.link_bytes, self.link_busy, self.link_seen, t_bar,
+                                  net.dispatch, self.host_free, self.host_wait)
         self._remember(ops, plan)
         start = t_bar if barrier else first
         if last > self.finish:
@@ -226,6 +229,11 @@ class FastScheduler:
         self._flush(np.flatnonzero(self._pos_grp >= 0))
         counts, rows = self._counts.tolist(), self._rows
         return {key: [*rows[g], counts[g]] for key, g in self._groups.items()}
+
+    def host_waits(self) -> dict:
+        """``{device: ps its queue waited for its host}`` of every device with a host stack."""
+        return {name: int(self.host_wait[i]) for name, i in self.net.dev_index.items()
+                if self.net.dispatch[i] > 0}
 
     def link_stats(self) -> dict:
         """``{link name: (bytes, busy ps)}`` of every link used, in order of first use."""

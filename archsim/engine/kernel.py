@@ -7,8 +7,8 @@ integer semantics). It implements exactly the rules of :mod:`.scheduler` (see it
 a step compiled into a :class:`~.plan.StepPlan`; tests check it equals the Python
 :class:`~.scheduler.Scheduler` and the SimPy oracle.
 
-State kept across steps lives in arrays the caller owns: device and link free times, per-link
-bytes and busy time, and rings of the last ``K`` steps' op end times, output sizes and arrival
+State kept across steps lives in arrays the caller owns: device and link free times, host
+clocks and host waits of devices with a host stack, per-link bytes and busy time, and rings of the last ``K`` steps' op end times, output sizes and arrival
 times of moved outputs (row ``step % K``; ``-1``: not moved yet).
 
 A link's transfer time is ``latency + ceil(nbytes * 1e12 / bandwidth)`` in float64, the same
@@ -31,7 +31,8 @@ K_DEVICE, K_TRANSFER, K_COLLECTIVE = 0, 1, 2
 def schedule_step(kind, dev, dur, in_ptr, in_back, in_op, in_slot, in_route,
                   rt_ptr, rt_link, mem_ptr, mem_dev, cl_ptr, cl_link, cl_bytes, cl_busy,
                   ends, nbytes, arrived, row, nrows, dev_free, link_free,
-                  link_lat, link_bw, link_bytes, link_busy, link_seen, t_bar):
+                  link_lat, link_bw, link_bytes, link_busy, link_seen, t_bar,
+                  dispatch, host_free, host_wait):
     """Schedule one step; returns ``(first start or -1, last end or -1)``.
 
     Parameters
@@ -58,6 +59,9 @@ def schedule_step(kind, dev, dur, in_ptr, in_back, in_op, in_slot, in_route,
         Bandwidth in bytes/s, 0 for a latency-only link.
     t_bar : int
         Earliest start of every op (the barrier time, or 0).
+    dispatch, host_free, host_wait : int64 arrays, one entry per device
+        Host time per issued op (0: no host stack), the host clocks and the time each device's
+        queue waited for its host (state updated in place).
     """
     n = kind.shape[0]
     first = -1
@@ -98,7 +102,19 @@ def schedule_step(kind, dev, dur, in_ptr, in_back, in_op, in_slot, in_route,
         if k == K_COLLECTIVE:
             s = ready
             for m in range(mem_ptr[i], mem_ptr[i + 1]):
-                f = dev_free[mem_dev[m]]
+                md = mem_dev[m]
+                f = dev_free[md]
+                if f < ready:
+                    f = ready
+                if dispatch[md] > 0:
+                    h = host_free[md]
+                    if t_bar > h:
+                        h = t_bar
+                    h += dispatch[md]
+                    host_free[md] = h
+                    if h > f:
+                        host_wait[md] += h - f
+                        f = h
                 if f > s:
                     s = f
             for m in range(cl_ptr[i], cl_ptr[i + 1]):
@@ -120,11 +136,21 @@ def schedule_step(kind, dev, dur, in_ptr, in_back, in_op, in_slot, in_route,
             s = ready
             e = ready
         else:
-            s = dev_free[dev[i]]
+            di = dev[i]
+            s = dev_free[di]
             if ready > s:
                 s = ready
+            if dispatch[di] > 0:
+                h = host_free[di]
+                if t_bar > h:
+                    h = t_bar
+                h += dispatch[di]
+                host_free[di] = h
+                if h > s:
+                    host_wait[di] += h - s
+                    s = h
             e = s + dur[i]
-            dev_free[dev[i]] = e
+            dev_free[di] = e
         ends[row, i] = e
         if first < 0 or s < first:
             first = s

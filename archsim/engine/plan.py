@@ -40,6 +40,7 @@ class Network:
         self.link_lat = np.array([ln.latency_ps for ln in links], dtype=_I64)
         self.link_bw = np.array([ln.bandwidth_bytes_per_s or 0.0 for ln in links],
                                 dtype=np.float64)
+        self.dispatch = np.array([d.dispatch_ps() for d in system.devices.values()], dtype=_I64)
         self.slots: dict = {}          # (producer index, destination device index) -> slot
         self._fixed: dict = {}         # (src, dst) -> whether the route ignores the size
         self._routes: dict = {}        # (src, dst, nbytes) -> link indices

@@ -21,6 +21,14 @@ multi-device, multi-step DAGs):
   free, every link it uses is free and its dependencies have finished (wherever they ran: its
   own cost moves the data, :mod:`.collective`), and it holds members and links until it ends.
   Its output is on every member;
+- a device with a host software stack (:meth:`Device.dispatch_ps` > 0: eager PyTorch on a
+  GPU) has a host clock kept across steps. The host issues the device's ops in trace order, each
+  issue taking ``dispatch``, and runs ahead of the device: ``issue_end = max(host clock,
+  barrier) + dispatch``; the op starts no earlier than ``issue_end``; the host clock becomes
+  ``issue_end``. In a step with ``barrier`` the host first waits for the barrier time (the
+  sampled token read back, ``.item()``). A collective waits for every member's host to issue it.
+  The time a device's queue was ready (device free, inputs there) while its host had not yet
+  issued the op is the device's *host wait*;
 - time is integer picoseconds.
 
 Each queue is in order, so one pass over the ops in trace order computes the schedule:
@@ -43,6 +51,7 @@ class OpRecord:
     start_ps: int
     end_ps: int
     cost: object
+    host_wait_ps: int = 0   # how long the op's ready device waited for its host to issue it
 
 
 @dataclass(slots=True)
@@ -78,6 +87,10 @@ class Scheduler:
         self.system = system
         self.dev_free: dict = {}
         self.link_free: dict = {}
+        self.dispatch = {name: d.dispatch_ps() for name, d in system.devices.items()
+                         if d.dispatch_ps() > 0}
+        self.host_free: dict = {}             # per device with a host stack: its host clock
+        self.host_wait = dict.fromkeys(self.dispatch, 0)   # ps its queue waited for its host
         self.finish = 0                       # end of every op so far (the barrier time)
         self.step_index = -1
         keep = max(lookback, 0)
@@ -101,6 +114,7 @@ class Scheduler:
         arrived: dict = {}
         transfers: list = []
         dev_free = self.dev_free
+        dispatch = self.dispatch
         first_start = None
         for i in range(n):
             op, where, c = ops[i], assignment[i], costs[i]
@@ -117,21 +131,25 @@ class Scheduler:
                     self._arrival(arr, None, places[d], ends[d], d, where, transfers, back)
                 if t > ready:
                     ready = t
+            waited = 0
             if collective:
-                s, e = self._collective(op, where, c, ready, transfers)
+                s, e, waited = self._collective(op, where, c, ready, transfers, t_bar)
             elif op.kind is TRANSFER:
                 s = e = ready                # a view of its input: no device time, no queue
             else:
                 s = dev_free.get(where, 0)
                 if ready > s:
                     s = ready
+                if where in dispatch:
+                    issued = self._issue(where, t_bar, s)
+                    waited, s = issued - s, issued
                 e = s + c.duration_ps
                 dev_free[where] = e
             end[i] = e
             if first_start is None or s < first_start:
                 first_start = s
             if records:
-                recs[i] = OpRecord(op, where, s, e, c)
+                recs[i] = OpRecord(op, where, s, e, c, waited)
         step_end = max(end) if n else self.finish
         start = t_bar if barrier else (self.finish if first_start is None else first_start)
         return self._close(ops, assignment, end, arrived, start,
@@ -142,7 +160,7 @@ class Scheduler:
         first = assignment[0]
         if type(first) is tuple or assignment.count(first) != len(assignment):
             return False
-        if self.system.needs_move(first, first):
+        if self.system.needs_move(first, first) or first in self.dispatch:
             return False
         if self._keep and any(op.prior for op in ops):
             return False
@@ -206,14 +224,34 @@ class Scheduler:
         arrived[key] = t
         return t
 
+    def _issue(self, dev, t_bar, s) -> int:
+        """The host of ``dev`` issues its next op; returns the op's start given that it could
+        start at ``s`` otherwise (and counts the wait)."""
+        h = self.host_free.get(dev, 0)
+        if t_bar > h:
+            h = t_bar
+        h += self.dispatch[dev]
+        self.host_free[dev] = h
+        if h > s:
+            self.host_wait[dev] += h - s
+            return h
+        return s
+
     def _prior_op(self, back, d):
         return self._ops[-back][d]
 
-    def _collective(self, op, members, cost, ready, transfers) -> tuple:
+    def _collective(self, op, members, cost, ready, transfers, t_bar=0) -> tuple:
+        """Schedule a collective; returns ``(start, end, longest wait of a member for its host)``."""
         _, moved, busy = self.system.collective(op, members)
         s = ready
+        waited = 0
         for m in members:
             f = self.dev_free.get(m, 0)
+            if f < ready:
+                f = ready
+            if m in self.dispatch:
+                issued = self._issue(m, t_bar, f)
+                waited, f = max(waited, issued - f), issued
             if f > s:
                 s = f
         for name in moved:
@@ -227,4 +265,4 @@ class Scheduler:
         for name, nbytes in moved.items():
             self.link_free[name] = e
             transfers.append(TransferRecord(links[name], nbytes, s, s + busy[name], op.name))
-        return s, e
+        return s, e, waited

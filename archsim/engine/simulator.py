@@ -123,10 +123,11 @@ class Simulator:
         timeline = [] if self.record_timeline not in (False, None) else None
         merged = False
         if self.fast and self.memoize and timeline is None:
-            occurrences, link_stats, merged = self._run_fast(steps, lookback, starts, ends, bar)
+            occurrences, link_stats, host_wait, merged = self._run_fast(steps, lookback, starts,
+                                                                        ends, bar)
         else:
-            occurrences, link_stats = self._run_python(steps, lookback, starts, ends, bar,
-                                                       timeline)
+            occurrences, link_stats, host_wait = self._run_python(steps, lookback, starts, ends,
+                                                                  bar, timeline)
         if bar is not None:
             bar.close()
         time_kind, count_kind, actions = _tally(occurrences, merged)
@@ -140,11 +141,13 @@ class Simulator:
         priced = price(self.system, int(step_ps.sum()), counts["actions"], counts["link_stats"])
         return RunResult(hw=self.hw, system=self.system, trace=trace, step_ps=step_ps,
                          step_start_ps=starts, step_end_ps=ends, priced=priced,
-                         timeline=timeline, wall_s=time.perf_counter() - t_wall, **counts)
+                         timeline=timeline, wall_s=time.perf_counter() - t_wall,
+                         host_wait_ps=host_wait, **counts)
 
 
     def _run_fast(self, steps, lookback, starts, ends, bar, merge: bool = True) -> tuple:
-        """Schedule with compiled step plans; returns ``(occurrences, link_stats, merged)``.
+        """Schedule with compiled step plans; returns ``(occurrences, link_stats, host_wait,
+        merged)``.
 
         Occurrences are counted merged per (device(s), kind, cost) while every cost's action
         counts are whole numbers; a cost with a fractional count (summed in floats, in order of
@@ -161,7 +164,7 @@ class Simulator:
             if bar is not None:
                 bar.reset()
             return self._run_fast(steps, lookback, starts, ends, bar, merge=False)
-        return fs.close(), fs.link_stats(), merge
+        return fs.close(), fs.link_stats(), fs.host_waits(), merge
 
     def _run_python(self, steps, lookback, starts, ends, bar, timeline) -> tuple:
         """Schedule with the Python :class:`Scheduler` (records the timeline if asked)."""
@@ -195,7 +198,7 @@ class Simulator:
                 timeline.append(_relative(si, step, out))
             if bar is not None:
                 bar.update(1)
-        return occurrences, {k: tuple(v) for k, v in link_stats.items()}
+        return occurrences, {k: tuple(v) for k, v in link_stats.items()}, dict(sched.host_wait)
 
     def _check_used(self, count_kind) -> None:
         """Never collapse silently: every declared device must run something (or relay as a
@@ -288,7 +291,7 @@ def _relative(si, step, out) -> tuple:
     step's start ``t0``."""
     from .scheduler import OpRecord, TransferRecord
     t0 = out.start_ps
-    recs = [OpRecord(r.op, r.device, r.start_ps - t0, r.end_ps - t0, r.cost)
+    recs = [OpRecord(r.op, r.device, r.start_ps - t0, r.end_ps - t0, r.cost, r.host_wait_ps)
             for r in out.records]
     trs = [TransferRecord(t.link, t.nbytes, t.start_ps - t0, t.end_ps - t0, t.op_name)
            for t in out.transfers]

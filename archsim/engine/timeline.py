@@ -89,7 +89,9 @@ def chrome_trace(result, layers=None) -> dict:
                                "args": {"step": si, "layer": op.layer, "flops": op.flops,
                                         "bytes_read": op.bytes_read,
                                         "bytes_written": op.bytes_written,
-                                        "actions": dict(r.cost.actions)}})
+                                        "actions": dict(r.cost.actions),
+                                        **({"host_wait_us": r.host_wait_ps / PS_PER_US}
+                                           if r.host_wait_ps else {})}})
         for tr in transfers:
             events.append({"ph": "X", "name": tr.op_name, "cat": "transfer",
                            "pid": pid["link " + tr.link.name], "tid": 0,
