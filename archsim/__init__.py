@@ -9,7 +9,7 @@ Public API (mirrors the ``archsim`` CLI)::
 The names below are imported on first use (PEP 562), so ``import archsim`` and the CLI's quick
 commands (``--version``, ``list``, ``check``) do not load numba, networkx, SimPy or matplotlib.
 """
-import importlib
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -40,18 +40,4 @@ _SUBMODULES = ("sweep", "plots")
 __all__ = list(_EXPORTS) + list(_SUBMODULES) + ["__version__"]
 
 
-def __getattr__(name):
-    if name in _SUBMODULES:
-        value = importlib.import_module("." + name, __name__)
-        globals()[name] = value
-        return value
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'archsim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS, _SUBMODULES)

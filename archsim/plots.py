@@ -74,6 +74,18 @@ def _ax(ax, figsize=(6, 4)):
     return fig, ax
 
 
+def _finish(fig, ax, x: str, y: str, logx: bool, logy: bool):
+    """Axis labels, log scales and legend of a trade-off or Pareto figure."""
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def tradeoff_plot(df, x: str, y: str, *, group: str = "hardware", label: str | None = None,
                   ax=None, logx: bool = False, logy: bool = False):
     """Trade-off curves: ``y`` against ``x``, one line per value of ``group`` (in the order of
@@ -87,14 +99,7 @@ def tradeoff_plot(df, x: str, y: str, *, group: str = "hardware", label: str | N
             for _, r in g.iterrows():
                 ax.annotate(str(r[label]), (r[x], r[y]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, x, y, logx, logy)
 
 
 def pareto_plot(df, x: str, y: str, *, objectives=None, group: str = "hardware", ax=None,
@@ -112,14 +117,7 @@ def pareto_plot(df, x: str, y: str, *, objectives=None, group: str = "hardware",
         ax.scatter(g[x][m], g[y][m], s=30, color=f"C{i}", label=str(name))
     f = front.sort_values(x)
     ax.step(f[x], f[y], where="post", color="black", linewidth=1, label="Pareto front")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, x, y, logx, logy)
 
 
 def breakdown_plot(df, *, what: str = "time", label: str = "hardware", ax=None):

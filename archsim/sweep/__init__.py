@@ -10,7 +10,7 @@ resolved config.
     sw.run_sweep(s, "out/batch.db", jobs=2)
     df = sw.load("out/batch.db")                 # a pandas DataFrame
 """
-import importlib
+from ..lazy import lazy_exports
 
 #: public name -> module that defines it; imported on first use (PEP 562), so that the CLI,
 #: which imports archsim.sweep.cli for its subcommands, loads no simulator stack until a sweep runs
@@ -25,14 +25,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'archsim.sweep' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
