@@ -36,18 +36,25 @@ class LineProgress:
         self.n = 0
         self.t0 = self.clock()
         self.next_s = self.first_s
+        self.first = None           # (elapsed, n) at the first update
 
     def update(self, k: int = 1) -> None:
         self.n += k
         elapsed = self.clock() - self.t0
+        if self.first is None:
+            self.first = (elapsed, self.n)
         if elapsed >= self.next_s:
             self.next_s = elapsed + self.every_s
             self._line(elapsed)
 
     def _line(self, elapsed: float) -> None:
+        # the time left from the rate since the first unit of work: the first one (a prefill
+        # step, compiling kernels) is no guide to the others
         left = ""
-        if self.total and self.n:
-            left = f", about {elapsed * (self.total - self.n) / self.n:.0f} s left"
+        t1, n1 = self.first
+        if self.total and self.n > n1 and elapsed > t1:
+            rate = (self.n - n1) / (elapsed - t1)
+            left = f", about {(self.total - self.n) / rate:.0f} s left"
         pct = f" ({100.0 * self.n / self.total:.1f}%)" if self.total else ""
         print(f"archsim: {self.what}: {self.n}/{self.total} {self.unit}s{pct}, "
               f"{elapsed:.0f} s elapsed{left}", file=self.stream, flush=True)

@@ -252,3 +252,21 @@ def test_ci_installs_the_cpu_build_of_torch_as_the_readme_says(root):
     assert install and all("--index-url https://download.pytorch.org/whl/cpu" in ln
                            for ln in install)
     assert "CI installs the CPU build" in (root / "README.md").read_text()
+
+
+def test_the_time_left_ignores_a_slow_first_step():
+    # a cold run: the prefill step compiles the kernels (12 s), the 511 decode steps take 4 ms
+    # each; the old estimate (12 s per step so far) said "about 5957 s left"
+    import io
+
+    from archsim.progress import LineProgress
+    now = [0.0]
+    stream = io.StringIO()
+    bar = LineProgress(512, "step", "run", stream, clock=lambda: now[0])
+    now[0] = 12.0
+    bar.update(1)
+    for _ in range(511):
+        now[0] += 0.004
+        bar.update(1)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "archsim: run: 1/512 steps (0.2%), 12 s elapsed"
