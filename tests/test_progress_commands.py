@@ -139,3 +139,61 @@ def test_a_serving_error_from_a_set_override_names_the_override(capsys):
                  "attention_window={sink_tokens: 4, window_tokens: 32}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("archsim: error: --set: attention_window: serving with a sink")
+
+
+# ---- archsim validate, calibrate, capture ----------------------------------------------------
+
+def measured_gpt2(path, factor: float, generate_tokens: int = 6):
+    """An analytic trace of a small GPT-2 on the A100 model, with every op and step measured
+    ``factor`` times its simulated kernel and step time."""
+    import dataclasses
+
+    from archsim.engine.system import System
+    from archsim.hardware import load_hardware
+    from archsim.mapping import Mapper
+    from archsim.trace.generate import generate_trace
+    from archsim.trace.io import save_trace
+    from archsim.validation.measured import kernel_time_s
+    from archsim.workload import load_workload
+    hw = load_hardware(A100)
+    system, mapper = System(hw), Mapper(hw.placement, hw.devices)
+    t = generate_trace(load_workload({"model": "gpt2_small", "prompt_tokens": 16,
+                                      "generate_tokens": generate_tokens}))
+    steps = []
+    for s in t.steps:
+        ops = tuple(dataclasses.replace(op, measured_ns=factor * 1e9 * kernel_time_s(
+            system.devices[mapper.assign(op)], op)) for op in s.ops)
+        wall = sum(system.devices[mapper.assign(op)].op_cost(op).duration_ps for op in s.ops)
+        steps.append(dataclasses.replace(s, ops=ops, measured_ns=factor * wall / 1e3))
+    save_trace(dataclasses.replace(t, steps=tuple(steps), source="captured"), path)
+    return str(path)
+
+
+def test_validate_reports_the_steps_compared(capsys, tmp_path, every_update):
+    traces = [measured_gpt2(tmp_path / f"t{i}.json", 1.5) for i in range(2)]
+    assert main(["validate", A100, *traces, "--json"]) == 0
+    out, err = capsys.readouterr()
+    lines = progress_lines(err, "validate")
+    assert len(lines) == 12 and lines[-1].startswith("archsim: validate: 12/12 steps (100.0%)")
+    assert json.loads(out)["step_count"] == 12
+
+
+def test_calibrate_reports_its_stages(capsys, tmp_path, every_update):
+    traces = [measured_gpt2(tmp_path / f"t{i}.json", 1.5) for i in range(2)]
+    out = tmp_path / "fitted.yaml"
+    rc = main(["calibrate", A100, *traces, "-o", str(out), "--test-fraction", "0.5",
+               "--keep-floors"])
+    lines = progress_lines(capsys.readouterr().err, "calibrate")
+    # samples, one device fitted, validations before and after on train and test
+    assert [ln.split(" (")[0] for ln in lines] == [
+        f"archsim: calibrate: {i}/6 stages" for i in range(1, 7)]
+    assert rc == 0 and out.exists()
+
+
+def test_capture_reports_the_steps_run(capsys, tmp_path, every_update):
+    pytest.importorskip("torch")
+    assert main(["capture", "tests/fixtures/kineto/tiny_gpt2.yaml", "--device", "cpu", "-o",
+                 str(tmp_path / "cap"), "--warmup", "1"]) == 0
+    lines = progress_lines(capsys.readouterr().err, "capture")
+    # one warm-up, the timed and the profiled generation of 4 tokens each
+    assert len(lines) == 12 and lines[-1].startswith("archsim: capture: 12/12 steps (100.0%)")
