@@ -6,9 +6,10 @@ the estimate is known before anything is generated or simulated:
 
 * ``archsim dram``: requests x :data:`DRAM_BYTES_PER_REQUEST` of memory, requests /
   :data:`DRAM_REQUESTS_PER_S` of time; refused above :data:`MAX_DRAM_REQUESTS`;
-* ``archsim serve``: requests x :data:`SERVE_BYTES_PER_REQUEST`, and the output tokens the
-  requests generate (their count times the mean of the output-token distribution) /
-  :data:`SERVE_TOKENS_PER_S`; refused above :data:`MAX_SERVE_TOKENS`.
+* ``archsim serve``: the requests and the output tokens they generate (their count times the
+  mean of the output-token distribution), each with a measured memory and time cost
+  (:data:`SERVE_BYTES_PER_REQUEST`, :data:`SERVE_S_PER_OUTPUT_TOKEN`...); refused above
+  :data:`MAX_SERVE_S` of estimated run time.
 
 Memory is refused above half of the machine's physical memory
 (:func:`archsim.guard.physical_memory_bytes`). The rates only say how long a refused run would
@@ -31,14 +32,16 @@ DRAM_REQUESTS_PER_S = 5e5
 #: about 17 minutes at DRAM_REQUESTS_PER_S (as :data:`archsim.guard.MAX_OPS` for ``run``)
 MAX_DRAM_REQUESTS = 500_000_000
 #: ``archsim serve hw_configs/gpu_a100_80gb.yaml workloads/llama2_7b.yaml --arrivals
-#: poisson:20 --prompt-tokens uniform:64:512 --output-tokens uniform:16:256 --requests N``:
-#: peak RSS 265,808 kB at N = 2,000 and 804,312 kB at N = 20,000 (30 kB per request; the
-#: scheduler's per-request state and the results' per-request arrays)
-SERVE_BYTES_PER_REQUEST = 30_000
-#: the N = 20,000 run above: 2,725,488 output tokens in 25.6 s wall (1.1e5 tokens/s)
-SERVE_TOKENS_PER_S = 1e5
-#: about 17 minutes at SERVE_TOKENS_PER_S
-MAX_SERVE_TOKENS = 100_000_000
+#: poisson:20 --prompt-tokens uniform:64:512 --output-tokens T --requests N`` (GNU time, peak
+#: RSS and wall): T = 16: 234,324 kB, 4.17 s at N = 2,000 and 369,728 kB, 11.11 s at N = 10,000;
+#: T = 256: 312,832 kB, 6.53 s and 748,672 kB, 23.44 s. Solving the two slopes for a cost per
+#: request and one per output token: 14.4 kB and 157 B; 0.78 ms and 5.2 us
+SERVE_BYTES_PER_REQUEST = 15_000
+SERVE_BYTES_PER_OUTPUT_TOKEN = 160
+SERVE_S_PER_REQUEST = 0.8e-3
+SERVE_S_PER_OUTPUT_TOKEN = 5.2e-6
+#: about 17 minutes of estimated run time (as :data:`archsim.guard.MAX_OPS` for ``run``)
+MAX_SERVE_S = 1000.0
 
 
 @dataclass(frozen=True)
@@ -84,19 +87,24 @@ def estimate_serve(cfg, w, requests=None) -> WorkEstimate:
     else:
         n = cfg.requests
         tokens = int(n * mean_tokens(cfg.output_tokens, w.generate_tokens))
-    return WorkEstimate("serving run", tokens, "output tokens", tokens / SERVE_TOKENS_PER_S,
-                        n * SERVE_BYTES_PER_REQUEST)
+    return WorkEstimate("serving run", tokens, f"output tokens of {n:,} requests",
+                        n * SERVE_S_PER_REQUEST + tokens * SERVE_S_PER_OUTPUT_TOKEN,
+                        n * SERVE_BYTES_PER_REQUEST + tokens * SERVE_BYTES_PER_OUTPUT_TOKEN)
 
 
-def check_work(est: WorkEstimate, *, max_units: int, hint: str, force: bool = False,
+def check_work(est: WorkEstimate, *, hint: str, max_units: int | None = None,
+               max_seconds: float | None = None, force: bool = False,
                max_memory_bytes: int | None = None) -> None:
-    """Refuse ``est`` above ``max_units`` or half the physical memory unless ``force``."""
+    """Refuse ``est`` above ``max_units``, ``max_seconds`` or half the physical memory unless
+    ``force``."""
     if force:
         return
     limit = physical_memory_bytes() // 2 if max_memory_bytes is None else max_memory_bytes
     problems = []
-    if est.units > max_units:
+    if max_units is not None and est.units > max_units:
         problems.append(f"more than {max_units:,} {est.unit}")
+    if max_seconds is not None and est.seconds > max_seconds:
+        problems.append(f"more than about {max_seconds:,.0f} s")
     if limit and est.memory_bytes > limit:
         problems.append(f"more than {_human(limit)} of memory (half of this machine's)")
     if problems:

@@ -109,8 +109,9 @@ def test_a_huge_serving_run_is_refused_before_its_requests_are_generated(capsys,
     assert main(SERVE + ["--requests", "30000000"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("archsim: error: this serving run is too large: "
-                                              "120,000,000 output tokens")
-    assert "--force" in err
+                                              "120,000,000 output tokens of 30,000,000 "
+                                              "requests")
+    assert "more than about 1,000 s" in err and "--force" in err
 
 
 def test_the_serving_estimate_uses_the_mean_of_the_output_distribution():

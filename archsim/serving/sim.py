@@ -67,11 +67,11 @@ def simulate(hw, w, cfg, *, force: bool = False, progress: bool = False):
     returns a :class:`~.metrics.ServeResult`. A run above the limits of
     :mod:`archsim.command_guards` is refused unless ``force``; ``progress`` reports the
     requests finished on stderr (:mod:`archsim.progress`)."""
-    from ..command_guards import MAX_SERVE_TOKENS, check_work, estimate_serve
+    from ..command_guards import MAX_SERVE_S, check_work, estimate_serve
     from .metrics import ServeResult
     t0 = time.perf_counter()
     reqs = read_trace(cfg.trace_file) if cfg.arrivals == "trace" else None
-    check_work(estimate_serve(cfg, w, reqs), max_units=MAX_SERVE_TOKENS, force=force,
+    check_work(estimate_serve(cfg, w, reqs), max_seconds=MAX_SERVE_S, force=force,
                hint="Serve fewer requests (--requests, a shorter trace, --output-tokens)")
     if reqs is None:        # generated only once the estimate is accepted
         reqs = poisson_requests(cfg, w)
