@@ -13,7 +13,8 @@ the estimate is known before anything is generated or simulated:
 
 Memory is refused above half of the machine's physical memory
 (:func:`archsim.guard.physical_memory_bytes`). The rates only say how long a refused run would
-take; they were measured on a 2-core machine (see each constant).
+take; they were measured on a 2-core machine (see each constant;
+``python benchmarks/command_guard_estimates.py`` measures them again).
 """
 from __future__ import annotations
 
