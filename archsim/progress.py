@@ -26,10 +26,14 @@ class LineProgress:
     """A minimal progress reporter with tqdm's ``update``/``reset``/``close`` methods."""
 
     def __init__(self, total: int, unit: str, what: str, stream=None, *,
-                 first_s: float = FIRST_LINE_S, every_s: float = EVERY_S, clock=time.monotonic):
+                 first_s: float | None = None, every_s: float | None = None,
+                 clock=time.monotonic):
         self.total, self.unit, self.what = total, unit, what
         self.stream = stream if stream is not None else sys.stderr
-        self.first_s, self.every_s, self.clock = first_s, every_s, clock
+        # read when built (not when defined), so that the module's constants are the settings
+        self.first_s = FIRST_LINE_S if first_s is None else first_s
+        self.every_s = EVERY_S if every_s is None else every_s
+        self.clock = clock
         self.reset()
 
     def reset(self) -> None:

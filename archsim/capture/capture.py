@@ -94,10 +94,12 @@ def device_meta(torch, dev, nv) -> dict:
 
 
 def capture(workload, device: str = "cpu", out_dir=None, *, warmup: int = 1, overrides=(),
-            seed: int = 0, gzip_kineto: bool = True) -> CaptureResult:
+            seed: int = 0, gzip_kineto: bool = True, progress: bool = False) -> CaptureResult:
     """Run ``workload`` on ``device``; write ``kineto.json[.gz]`` and ``trace.json.gz``.
 
-    Both files are written only once everything has succeeded, each atomically.
+    Both files are written only once everything has succeeded, each atomically. ``progress``
+    reports the steps run (warm-up, timed and profiled generations) on stderr
+    (:mod:`archsim.progress`).
     """
     torch = require_torch()
     t_start = time.perf_counter()
@@ -117,12 +119,16 @@ def capture(workload, device: str = "cpu", out_dir=None, *, warmup: int = 1, ove
     model = model_for(w, str(dev), seed=seed)
     ids = prompt_ids(w, str(dev), seed=seed + 1)
     n = w.generate_tokens
+    bar = None
+    if progress:
+        from ..progress import progress_bar
+        bar = progress_bar((warmup + 2) * n, "step", "capture")
     for _ in range(warmup):
-        generate(model, ids, n)
+        generate(model, ids, n, progress=bar)
     # timed run (no profiler): step wall times and energy
     timer = StepTimer(dev)
     e0 = _energy_mj(nv)
-    tokens = generate(model, ids, n, timer=timer)
+    tokens = generate(model, ids, n, timer=timer, progress=bar)
     step_ns = timer.step_ns()
     e1 = _energy_mj(nv)
     # profiled run
@@ -130,9 +136,11 @@ def capture(workload, device: str = "cpu", out_dir=None, *, warmup: int = 1, ove
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     with profile(activities=acts, record_shapes=True) as prof:
         prof.add_metadata_json(WORKLOAD_KEY, json.dumps(w.to_dict()))
-        tokens2 = generate(model, ids, n)
+        tokens2 = generate(model, ids, n, progress=bar)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
+    if bar is not None:
+        bar.close()
     with tempfile.TemporaryDirectory() as tmpd:
         raw_path = os.path.join(tmpd, "kineto.json")
         prof.export_chrome_trace(raw_path)

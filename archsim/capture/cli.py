@@ -43,7 +43,8 @@ def cmd_capture(args) -> int:
     check_dir(args.output_dir, "--output-dir", ("kineto.json.gz", "kineto.json",
                                                 "trace.json.gz"))
     r = capture(args.workload, args.device, args.output_dir, warmup=args.warmup,
-                overrides=args.overrides, seed=args.seed, gzip_kineto=not args.no_gzip)
+                overrides=args.overrides, seed=args.seed, gzip_kineto=not args.no_gzip,
+                progress=True)
     t = r.trace
     total = sum(s.measured_ns for s in t.steps) / 1e6
     dec = [s.measured_ns for s in t.decode_steps]

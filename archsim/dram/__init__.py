@@ -3,7 +3,8 @@
 Public API
 ----------
 load_spec(name_or_path, **controller) -> DramSpec
-simulate(spec, addresses, is_write, arrival=None, log=False, engine="numba") -> DramResult
+simulate(spec, addresses, is_write, arrival=None, log=False, engine="numba", progress=None)
+    -> DramResult
 check_log(spec, log) -> list of violations (independent timing checker)
 """
 import importlib

@@ -43,21 +43,31 @@ def _dram(args) -> int:
         ctrl["row_policy"] = args.row_policy
     if args.refresh:
         ctrl["refresh"] = args.refresh
+    from ..command_guards import MAX_DRAM_REQUESTS, check_work, estimate_dram
+    from ..progress import progress_bar
     spec = load_spec(args.spec, **ctrl)
+
+    def guard(n):
+        check_work(estimate_dram(n), max_units=MAX_DRAM_REQUESTS, force=args.force,
+                   hint="Use fewer requests (--requests, a shorter --trace)")
     if args.trace:
         addr, wr, arr = read_trace(args.trace, args.trace_format, spec.capacity_bytes)
+        guard(len(addr))
     else:
         if args.requests is None or args.requests < 1:
             raise ConfigError("--requests N (N >= 1) is needed without --trace")
         if not 0.0 <= args.read_ratio <= 1.0:
             raise ConfigError(f"--read-ratio must be within 0..1, got {args.read_ratio}")
+        guard(args.requests)   # before the requests are generated
         gen = stream_requests if args.pattern == "stream" else random_requests
         addr, wr, arr = gen(spec, args.requests, args.read_ratio, args.seed)
     # load/compile the numba kernel first so requests_per_s measures simulation only
     simulate(spec, addr[:1], wr[:1], None if arr is None else arr[:1])
+    bar = progress_bar(len(addr), "request", "dram")
     t0 = time.perf_counter()
-    res = simulate(spec, addr, wr, arr)
+    res = simulate(spec, addr, wr, arr, progress=bar)
     wall = time.perf_counter() - t0
+    bar.close()
     out = {
         "spec": spec.name,
         "requests": int(len(addr)),
@@ -115,6 +125,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--row-policy", choices=["open", "closed"])
     p.add_argument("--refresh", choices=["per_bank", "all_bank", "none"])
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--force", action="store_true", help="run even when the up-front estimate "
+                   "of work or memory is above the limits")
     p.set_defaults(func=_dram)
 
 

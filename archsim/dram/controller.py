@@ -151,7 +151,7 @@ def run_channel(spec, arrival, is_write, rank, bg, bank, row, col, *, log=False,
 
 
 def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
-             engine: str = "numba") -> DramResult:
+             engine: str = "numba", progress=None) -> DramResult:
     """Simulate a memory request stream on ``spec``.
 
     Parameters
@@ -170,6 +170,9 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
         Keep the issued-command log (for :func:`archsim.dram.checker.check_log`).
     engine : {"numba", "python"}
         The compiled kernel or its pure-Python twin (same algorithm, same results).
+    progress : object with ``update(n)``, optional
+        Told of the requests simulated after each channel's controller has run (a reporter of
+        :mod:`archsim.progress`); it changes nothing simulated.
     """
     cap = spec.capacity_bytes
     try:
@@ -218,6 +221,8 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
                                                         f["bank_group"], f["bank"], f["row"],
                                                         f["column"])]
         iss, eq, lg, cnt, st = run_channel(spec, *cols, log=log, engine=engine)
+        if progress is not None:
+            progress.update(len(idx))
         issue[idx] = iss
         enq[idx] = eq
         counts += cnt

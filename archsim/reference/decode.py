@@ -65,11 +65,13 @@ class StepTimer:
         return [(b - a) * 1e9 for a, b in self.marks]
 
 
-def generate(model: ReferenceModel, ids, new_tokens: int, *, timer: StepTimer | None = None):
+def generate(model: ReferenceModel, ids, new_tokens: int, *, timer: StepTimer | None = None,
+             progress=None):
     """Greedy decoding: the prefill step, then ``new_tokens - 1`` decode steps.
 
     Each step runs inside ``record_function("archsim.step::<index>")``. Returns the generated
-    token ids ``[batch, new_tokens]``.
+    token ids ``[batch, new_tokens]``. ``progress`` (an object with ``update(n)``) is told of
+    each step after its timing and profiler region have ended.
     """
     torch = model.torch
     if new_tokens < 1:
@@ -92,6 +94,8 @@ def generate(model: ReferenceModel, ids, new_tokens: int, *, timer: StepTimer | 
             pos += x.shape[1]
             x = nxt[:, None]
             out.append(nxt)
+            if progress is not None:
+                progress.update(1)
     return torch.stack(out, dim=1)
 
 

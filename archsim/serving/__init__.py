@@ -3,10 +3,11 @@ with a paged KV cache and preemption, on a design point's device models. See
 ``docs/serving.md``."""
 from __future__ import annotations
 
+from ..errors import ArchsimError
 from .config import ServeConfig, TokenDist
 
 
-def serve(hw, workload, config, *, overrides=()):
+def serve(hw, workload, config, *, overrides=(), force: bool = False, progress: bool = False):
     """Simulate serving ``workload``'s model on design point ``hw``.
 
     Parameters
@@ -18,6 +19,10 @@ def serve(hw, workload, config, *, overrides=()):
     config : dict or ServeConfig
         Arrivals, scheduler limits and SLOs (:class:`ServeConfig`).
     overrides : sequence of ``"key.path=value"``
+    force : bool
+        Run even when the up-front estimate (:mod:`archsim.command_guards`) exceeds the limits.
+    progress : bool
+        Report the requests finished on stderr (:mod:`archsim.progress`).
 
     Returns
     -------
@@ -30,7 +35,34 @@ def serve(hw, workload, config, *, overrides=()):
     hw_over, wl_over = split_overrides(overrides)
     hw_cfg = load_hardware(hw, hw_over)
     w = load_workload(workload, wl_over)
-    return simulate(hw_cfg, w, load_serve_config(config))
+    try:
+        return simulate(hw_cfg, w, load_serve_config(config), force=force, progress=progress)
+    except ArchsimError as e:
+        raise locate_key(e, ((workload, "workloads", wl_over), (hw, "hw", hw_over))) from None
+
+
+def locate_key(err, sources):
+    """``err`` (raised while simulating, naming a key such as ``attention_window`` but no file)
+    with the file and line where the first of ``sources`` (``(source, preset category,
+    overrides)``) that writes that key writes it (``--set`` when an override does); unchanged
+    when none does (a serve option such as ``memory_utilization``) or a source is not a file."""
+    import os
+
+    from ..config.presets import apply_overrides, locate
+    if err.file is not None or not err.key:
+        return err
+    path = tuple(err.key.split("."))
+    for source, category, over in sources:
+        if not isinstance(source, (str, os.PathLike)):
+            continue
+        try:
+            located = apply_overrides(locate(os.fspath(source), category), over)
+        except ArchsimError:
+            continue
+        if path in located.locs:
+            file, line = located.locs[path]
+            return err.located(file=file, line=line)
+    return err
 
 
 def load_serve_config(config) -> ServeConfig:

@@ -34,6 +34,8 @@ def add_commands(sub) -> None:
     p.add_argument("--plot", metavar="PNG", help="write KV use, batch size and latency CDFs")
     p.add_argument("-o", "--output-dir", metavar="DIR",
                    help="also write serve.json and requests.csv to DIR")
+    p.add_argument("--force", action="store_true", help="run even when the up-front estimate "
+                   "of work or memory is above the limits")
     p.set_defaults(func=cmd_serve)
 
 
@@ -91,7 +93,8 @@ def options(args) -> dict:
 def cmd_serve(args) -> int:
     from ..fsutil import write_atomic
     from . import serve
-    r = serve(args.hw, args.workload, options(args), overrides=args.overrides)
+    r = serve(args.hw, args.workload, options(args), overrides=args.overrides,
+              force=args.force, progress=True)
     if args.plot:
         r.plot(args.plot)
     if args.output_dir:

@@ -62,12 +62,19 @@ def kv_capacity_blocks(hw, w, cfg, sim) -> tuple:
     return best // bt, detail
 
 
-def simulate(hw, w, cfg):
+def simulate(hw, w, cfg, *, force: bool = False, progress: bool = False):
     """Serve the requests of ``cfg`` with workload ``w``'s model on design point ``hw``;
-    returns a :class:`~.metrics.ServeResult`."""
+    returns a :class:`~.metrics.ServeResult`. A run above the limits of
+    :mod:`archsim.command_guards` is refused unless ``force``; ``progress`` reports the
+    requests finished on stderr (:mod:`archsim.progress`)."""
+    from ..command_guards import MAX_SERVE_S, check_work, estimate_serve
     from .metrics import ServeResult
     t0 = time.perf_counter()
-    reqs = read_trace(cfg.trace_file) if cfg.arrivals == "trace" else poisson_requests(cfg, w)
+    reqs = read_trace(cfg.trace_file) if cfg.arrivals == "trace" else None
+    check_work(estimate_serve(cfg, w, reqs), max_seconds=MAX_SERVE_S, force=force,
+               hint="Serve fewer requests (--requests, a shorter trace, --output-tokens)")
+    if reqs is None:        # generated only once the estimate is accepted
+        reqs = poisson_requests(cfg, w)
     too_long = int((reqs.prompt_tokens + reqs.output_tokens - 1).max())
     if too_long > w.model.max_positions:
         raise ConfigError(f"a request of {too_long} tokens exceeds the model's max_positions "
@@ -84,6 +91,10 @@ def simulate(hw, w, cfg):
     wake = [env.event() for _ in replicas]
     inflight = [0] * len(replicas)
     arrivals = reqs.arrival_ps.tolist()
+    bar = None
+    if progress:
+        from ..progress import progress_bar
+        bar = progress_bar(n, "request", "serve")
 
     def source():
         for i, t in enumerate(arrivals):
@@ -116,6 +127,8 @@ def simulate(hw, w, cfg):
             for i in done:
                 finish[i] = env.now
             inflight[r] -= len(done)
+            if bar is not None and len(done):
+                bar.update(len(done))
             log.append((r, start, env.now, len(dec_ctx) + len(chunk_seqs),
                         model.q * len(dec_ctx) + sum(c for c, _ in chunk_seqs),
                         rep.total_blocks - rep.free))
@@ -124,6 +137,8 @@ def simulate(hw, w, cfg):
     for r in range(len(replicas)):
         env.process(serve(r))
     env.run()
+    if bar is not None:
+        bar.close()
     if (finish < 0).any():
         raise RuntimeError("serving simulation ended with unfinished requests")
     it = np.array(log, dtype=np.int64).reshape(-1, 6)

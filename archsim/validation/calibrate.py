@@ -368,14 +368,40 @@ def _refuse_if_bad(fits, before: dict, after: dict, out_path, part: str = "train
                                  "not written (an existing file is kept)")
 
 
+class _Stages:
+    """The stages of :func:`calibrate` on a :func:`archsim.progress.progress_bar` (or none)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar = enabled, None
+
+    def start(self, total: int) -> None:
+        if self.enabled:
+            from ..progress import progress_bar
+            self.bar = progress_bar(total, "stage", "calibrate")
+
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def done(self, value):
+        self.update()
+        return value
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, seed=0,
-              fit_floors: bool = True) -> dict:
+              fit_floors: bool = True, progress: bool = False) -> dict:
     """Fit ``hw_path``'s roofline devices to ``traces``; write ``out_path`` (hardware YAML).
 
     Returns a report with the fitted parameters, the split, and train/test errors of the
     original and the calibrated model. The YAML extends each device's original entry (preset)
     and overrides its ``roofline``; it is loaded back with :func:`load_hardware` before being
-    moved into place atomically.
+    moved into place atomically. ``progress`` reports its stages on stderr
+    (:mod:`archsim.progress`): the training samples, each device's fit and each of the
+    validations before and after.
     """
     hw_path = os.fspath(hw_path)
     out_path = os.fspath(out_path)
@@ -387,13 +413,18 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
         raise ArchsimError("no traces to calibrate from")
     train, test, test_groups = split(loaded, test_fraction, split_by, seed)
     tr = [loaded[i] for i in train]
+    bar = _Stages(progress)
     system, ops, steps = _samples(hw, tr)
     if not ops:
         raise ArchsimError("the training traces have no measured op times on a roofline (gpu/cpu)"
                            " device")
-    fits = {name: fit_device(system.devices[name], ops[name], steps.get(name, []),
-                             fit_floors=fit_floors)
-            for name in sorted(ops)}
+    bar.start(1 + len(ops) + (4 if test else 2))     # samples, fits, validations
+    bar.update()
+    fits = {}
+    for name in sorted(ops):
+        fits[name] = fit_device(system.devices[name], ops[name], steps.get(name, []),
+                                fit_floors=fit_floors)
+        bar.update()
     with open(hw_path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
     base_dir = os.path.dirname(os.path.abspath(hw_path))
@@ -417,10 +448,12 @@ def calibrate(hw_path, traces, out_path, *, test_fraction=0.25, split_by=None, s
     with atomic_path(out_path, ".yaml") as tmp:
         _write(tmp, raw, "")
         new_hw = load_hardware(tmp)  # the file must load as it is (relative extends included)
-        before = {"train": validate(hw, tr),
-                  "test": validate(hw, [loaded[i] for i in test]) if test else None}
-        after = {"train": validate(new_hw, tr),
-                 "test": validate(new_hw, [loaded[i] for i in test]) if test else None}
+        before = {"train": bar.done(validate(hw, tr)),
+                  "test": bar.done(validate(hw, [loaded[i] for i in test])) if test else None}
+        after = {"train": bar.done(validate(new_hw, tr)),
+                 "test": bar.done(validate(new_hw, [loaded[i] for i in test])) if test
+                 else None}
+        bar.close()
         models = sorted({model_name(t) for _, t in tr})
         held = (f"held-out op MAPE {_fmt(after['test']['op_mape'])}, step MAPE "
                 f"{_fmt(after['test']['step_mape'])} on {len(test)} trace(s) "

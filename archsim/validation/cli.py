@@ -37,7 +37,7 @@ def cmd_validate(args) -> int:
     from .measured import format_report, validate
     if args.plot:
         check_file(args.plot, "--plot")
-    rep = validate(args.hw, args.traces)
+    rep = validate(args.hw, args.traces, progress=True)
     if args.plot:
         from .plot import scatter_plot
         scatter_plot(rep, args.plot)
@@ -52,7 +52,8 @@ def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
     check_file(args.output, "--output")
     rep = calibrate(args.hw, args.traces, args.output, test_fraction=args.test_fraction,
-                    split_by=args.split_by, seed=args.seed, fit_floors=not args.keep_floors)
+                    split_by=args.split_by, seed=args.seed, fit_floors=not args.keep_floors,
+                    progress=True)
     if args.json:
         print(json.dumps(rep, indent=1))
         return 0

@@ -47,8 +47,9 @@ def _load(traces):
     return out
 
 
-def compare(hw: HardwareConfig, traces) -> dict:
-    """Per-op and per-step simulated/measured pairs of ``traces`` on ``hw`` (raw arrays)."""
+def compare(hw: HardwareConfig, traces, progress=None) -> dict:
+    """Per-op and per-step simulated/measured pairs of ``traces`` on ``hw`` (raw arrays);
+    ``progress`` (an object with ``update(n)``) is told of each step compared."""
     sim = Simulator(hw)
     rows_op, rows_step = [], []
     skipped = defaultdict(int)
@@ -77,6 +78,8 @@ def compare(hw: HardwareConfig, traces) -> dict:
                                   float(step_ps[si]) / 1e3, step.measured_ns))
             else:
                 skipped["steps_unmeasured"] += 1
+            if progress is not None:
+                progress.update(1)
         if not measured_any:
             raise ArchsimError(f"the trace has no measured times (source {t.source!r}); capture "
                                "one with `archsim capture` or `archsim import-kineto`", file=path)
@@ -125,14 +128,21 @@ def summarize(hw: HardwareConfig, traces, pairs) -> dict:
     return rep
 
 
-def validate(hw, traces) -> dict:
-    """Error report of ``traces`` (paths or :class:`Trace` objects) simulated on ``hw``."""
+def validate(hw, traces, *, progress: bool = False) -> dict:
+    """Error report of ``traces`` (paths or :class:`Trace` objects) simulated on ``hw``;
+    ``progress`` reports the steps compared on stderr (:mod:`archsim.progress`)."""
     if not isinstance(hw, HardwareConfig):
         hw = load_hardware(hw)
     loaded = _load(traces)
     if not loaded:
         raise ArchsimError("no traces to validate")
-    pairs = compare(hw, loaded)
+    bar = None
+    if progress:
+        from ..progress import progress_bar
+        bar = progress_bar(sum(len(t.steps) for _, t in loaded), "step", "validate")
+    pairs = compare(hw, loaded, bar)
+    if bar is not None:
+        bar.close()
     rep = summarize(hw, loaded, pairs)
     rep["_pairs"] = pairs  # for plotting; dropped from JSON output
     return rep
