@@ -99,11 +99,11 @@ def qkv(op: Op, heads: int, kv_heads: int, head_dim: int, t: int) -> Op:
 
 def attention_part(op: Op, batch: int, heads: int, kv_heads: int) -> Op:
     """The attention op (score or context) over ``batch`` sequences of ``heads`` query heads
-    sharing ``kv_heads`` KV heads, recounted."""
+    sharing ``kv_heads`` KV heads, recounted (its attributes kept: a tree mask, a KV re-read)."""
     s = op.shape
     return attention(op.id, op.name, op.kind, op.layer, batch, heads, kv_heads,
                      int(s["q_len"]), int(s["kv_len"]), int(s["head_dim"]), op.dtype,
-                     op.kv_dtype or op.dtype, op.deps)
+                     op.kv_dtype or op.dtype, op.deps, op.attrs)
 
 
 def share(op: Op, part: int, whole: int, key: str = "rows") -> Op:
