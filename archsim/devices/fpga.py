@@ -18,6 +18,14 @@ One op, as in FlightLLM's decoupled LD / MV / MM / MISC queues with double buffe
   (``k = head_dim`` for scores, ``n = head_dim`` for context; packing of the KV dtype), KV read
   from the KV PCs in the device's ``kv_layout``.
 * **everything else** on the SFU: ``elements x passes / elements_per_cycle`` cycles.
+* Decoding strategies (:mod:`archsim.transforms.decoding`): a verification pass (``q_len =
+  k + 1``), a Medusa tree pass (``q_len`` = tree size) and a draft model's passes are ordinary
+  ops of their shapes (more than one query row runs on ``mm`` when there is one); a tree
+  mask is priced as the dense ``q_len x kv_len`` block, as the causal mask of a prefill is.
+  GEAR-compressed KV (``attrs["kv_compression"]``) is refused: the engines have no datapath
+  for its low-rank product and sparse add, and pricing the scores alone would hide that work.
+* A ragged attention op of a continuous-batching iteration (``attrs["segments"]``) is priced
+  segment by segment, as its per-segment ops would run.
 * Activations live in the on-chip activation buffer (FlightLLM's always-on-chip decode); an
   op whose activations exceed it spills them over the KV PCs.
 
@@ -30,6 +38,7 @@ informational.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal, Optional
@@ -39,6 +48,7 @@ from ..errors import ConfigError
 from ..fpga import hbm as H
 from ..fpga.spec import (Buffers, FpgaEnergy, FpgaPart, HbmAllocation, MatrixUnit, SpecialUnit,
                          check_resources, resource_use)
+from ..trace.counting import attention, elementwise
 from ..trace.formats import op_sparsity
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, OpKind
 from .base import Device, OpCost, register_device
@@ -199,6 +209,40 @@ class Fpga(Device):
 
     # ---- cost ---------------------------------------------------------------------------
     def op_cost(self, op: Op) -> OpCost:
+        if op.attrs.get("kv_compression"):
+            raise ConfigError(f"op {op.name!r} reads a {op.attrs['kv_compression']}-compressed "
+                              f"KV cache, which FPGA device {self.name!r} cannot reconstruct "
+                              "(its engines have no low-rank product and sparse add path); "
+                              "place attention on another device or drop "
+                              "decoding.kv_compression", key="placement")
+        if "segments" in op.attrs and op.kind in ATTENTION_KINDS | {OpKind.SOFTMAX}:
+            return self._ragged_cost(op)
+        return self._op_cost(op)
+
+    def _ragged_cost(self, op: Op) -> OpCost:
+        """An op over a ragged batch (``attrs["segments"]``: ``(q_len, kv_len, sequences)``):
+        the per-segment ops one after another."""
+        attrs = {k: v for k, v in op.attrs.items() if k != "segments"}
+        ps, acts, bound = 0, {}, {}
+        segs = op.attrs["segments"]
+        for q, C, n in segs:
+            if op.kind is OpKind.SOFTMAX:
+                heads = op.shape["rows"] // sum(qq * nn for qq, _, nn in segs)
+                one = elementwise(op.id, op.name, op.kind, op.layer, n * q * heads, C,
+                                  "softmax", op.dtype, op.deps)
+            else:
+                sh = op.shape
+                one = attention(op.id, op.name, op.kind, op.layer, n, sh["heads"],
+                                sh["kv_heads"], q, C, sh["head_dim"], op.dtype, op.kv_dtype,
+                                op.deps)
+            part = self._op_cost(dataclasses.replace(one, attrs=attrs))
+            ps += part.duration_ps
+            for a, v in part.actions.items():
+                acts[a] = acts.get(a, 0.0) + v
+            bound[part.detail["bound"]] = bound.get(part.detail["bound"], 0) + part.duration_ps
+        return OpCost(ps, acts, {"bound": max(bound, key=bound.get) if bound else "sfu"})
+
+    def _op_cost(self, op: Op) -> OpCost:
         c = self.config
         acts: dict = {}
         if op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS:

@@ -18,8 +18,9 @@ attention is priced once per layer shape, counted ``num_layers`` times; the firs
 a run is checked against the engine, and a model whose layers differ falls back to the engine
 for every iteration (tests check both agree). A design point of several devices (placement
 rules) runs each distinct composition through the engine (:class:`archsim.engine.Simulator`),
-memoized. Design points with a parallelism plan or transforms are refused: the plan recounts
-attention from its shape, which a ragged batch does not have.
+memoized; so does a design point with a tensor-parallel plan, the plan applied to each
+composition (ragged attention split by heads, recounted per segment). Other plans (pipeline
+stages, micro-batches, attention pools) and transforms are refused.
 """
 from __future__ import annotations
 
@@ -128,13 +129,16 @@ class StepModel:
     def __init__(self, hw, w) -> None:
         from ..engine.simulator import Simulator
         self.hw, self.w = hw, w
-        if hw.trace_transforms():
+        self.plan = hw.trace_transforms()
+        pl = hw.parallelism
+        if self.plan and (self.plan != (pl,) or pl.pipeline > 1 or pl.attention is not None
+                          or pl.micro_batches > 1 or pl.data > 1):
             from ..errors import ConfigError
-            raise ConfigError(f"serving on design point {hw.name!r} is not modelled: its "
-                              "parallelism plan or transforms would split an iteration's "
-                              "ragged attention as if every sequence had the longest context; "
-                              "serve a design point without them (placement rules are fine), "
-                              "or use --replicas for data parallelism",
+            raise ConfigError(f"serving on design point {hw.name!r} is not modelled: only a "
+                              "tensor-parallel plan splits an iteration's ragged attention "
+                              "per sequence; pipeline stages, micro-batches, data parallelism "
+                              "in the plan, attention pools and other transforms are not "
+                              "supported (use --replicas for data parallelism)",
                               key="parallelism" if hw.parallelism is not None else "transforms")
         if getattr(w, "attention_window", None) is not None:
             from ..errors import ConfigError
@@ -143,7 +147,7 @@ class StepModel:
                               "request's context, where a window bounds both; simulate it "
                               "with archsim run", key="attention_window")
         self.sim = Simulator(hw)
-        self.additive = len(hw.devices) == 1
+        self.additive = len(hw.devices) == 1 and not self.plan
         self._lin: dict = {}
         self._tail: dict = {}
         self._attn: dict = {}
@@ -175,8 +179,7 @@ class StepModel:
             key = (segments_of(seqs), sampling)
             hit = self._engine.get(key)
             if hit is None:
-                step = composition_step(self.w, seqs, sampling)
-                r = self.sim.run(Trace((step,), self.w.to_dict()))
+                r = self.sim.run(self._trace(composition_step(self.w, seqs, sampling)))
                 hit = self._engine[key] = (int(r.step_ps.sum()), tuple(r.actions.items()),
                                            tuple(r.link_stats.items()))
             for name, (b, busy) in hit[2]:
@@ -189,7 +192,17 @@ class StepModel:
     def _engine_ps(self, seqs, sampling: int) -> int:
         """The engine's time for the iteration (nothing counted)."""
         step = composition_step(self.w, seqs, sampling)
-        return int(self.sim.run(Trace((step,), self.w.to_dict())).step_ps.sum())
+        return int(self.sim.run(self._trace(step)).step_ps.sum())
+
+    def _trace(self, step: Step) -> Trace:
+        """The one-step trace of ``step``, the design point's tensor-parallel plan applied
+        (ragged attention split by heads, each sequence at its own context:
+        :func:`archsim.transforms.shard.attention_part`)."""
+        t = Trace((step,), self.w.to_dict())
+        if self.plan:
+            from ..transforms import apply_transforms
+            t = apply_transforms(t, self.plan, self.hw)
+        return t
 
     def _fast(self, seqs, sampling: int) -> int:
         """The additive, memoized time of the iteration on one device (counts added)."""

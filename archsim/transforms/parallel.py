@@ -45,6 +45,7 @@ from ..errors import ConfigError
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, Trace
 from . import shard
 from .base import Transform, register_transform
+from .decoding.plan_roles import check_plan, draft_dims, medusa_role, split_prefix
 from .parallel_step import StepBuilder, patch_step, same_structure
 from .units import resolve_units
 
@@ -133,6 +134,14 @@ class _Planner:
                               f"the {self.KV} KV heads")
         self.stage_of = self._stages()
         self.cache: dict = {}
+        # a decoding strategy's draft model, sharded like the target (decoding.plan_roles)
+        self.dims_of = {"": (self.H, self.KV, self.hd, self.kv_rank)}
+        for pre, (h, kv, hd) in draft_dims(trace.workload).items():
+            self.dims_of[pre] = (h, kv, hd, shard.kv_heads_per_rank(h, kv, t, pre + "qkv_proj"))
+
+    def dims(self, op: Op) -> tuple:
+        """``(heads, kv_heads, head_dim, kv heads per rank)`` of the model ``op`` belongs to."""
+        return self.dims_of[split_prefix(op.name)[0]]
 
     # ---- structure ---------------------------------------------------------------------------
     def _stages(self) -> list:
@@ -149,10 +158,11 @@ class _Planner:
         return out
 
     def role(self, op: Op) -> str:
+        name = split_prefix(op.name)[1]
         if op.layer >= 0:
-            r = LAYER_ROLES.get(op.name.split(".", 1)[-1])
+            r = LAYER_ROLES.get(name.split(".", 1)[-1])
         else:
-            r = OUTER_ROLES.get(op.name)
+            r = OUTER_ROLES.get(name) or medusa_role(name)
         if r is None:
             if op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS or op.devices:
                 raise ConfigError(f"the parallelism plan does not know how to split op "
@@ -192,6 +202,7 @@ class _Planner:
         steps, prev_last, prev = [], None, None
         overlap = p.micro_batches > 1 or p.pipeline > 1
         for s in self.trace.steps:
+            check_plan(p, s.ops)
             if s.batch % p.micro_batches:
                 raise ConfigError(f"micro_batches {p.micro_batches} does not divide the batch "
                                   f"{s.batch} of step {s.index}", key="parallelism.micro_batches")

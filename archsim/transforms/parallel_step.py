@@ -210,8 +210,9 @@ def _dense_shard(pl, op: Op, role: str, k: int) -> Op:
     p = pl.p
     t = p.tensor
     part = shard.share(op, 1, p.micro_batches)
+    H, KV, hd, kv_rank = pl.dims(op)
     if role == "qkv":
-        return shard.qkv(part, pl.H, pl.KV, pl.hd, t) if t > 1 else part
+        return shard.qkv(part, H, KV, hd, t) if t > 1 else part
     if role == "column":
         return shard.column(part, t)
     if role == "row":
@@ -220,7 +221,7 @@ def _dense_shard(pl, op: Op, role: str, k: int) -> Op:
         return shard.split_cols(part, t) if t > 1 else part
     if role == "attention":
         if op.kind in ATTENTION_KINDS:
-            return shard.attention_part(part, int(part.shape["batch"]), pl.H // t, pl.kv_rank)
+            return shard.attention_part(part, int(part.shape["batch"]), H // t, kv_rank)
         return shard.share(part, 1, t)
     if role == "vocab":
         return shard.vocab(part, t, k)

@@ -99,11 +99,27 @@ def qkv(op: Op, heads: int, kv_heads: int, head_dim: int, t: int) -> Op:
 
 def attention_part(op: Op, batch: int, heads: int, kv_heads: int) -> Op:
     """The attention op (score or context) over ``batch`` sequences of ``heads`` query heads
-    sharing ``kv_heads`` KV heads, recounted."""
+    sharing ``kv_heads`` KV heads, recounted (its attributes kept: a tree mask, a KV re-read).
+    A ragged op of a serving iteration (``attrs["segments"]``: ``(q_len, kv_len, sequences)``)
+    is recounted segment by segment, so every sequence keeps its own context."""
     s = op.shape
+    segs = op.attrs.get("segments")
+    if segs:
+        if batch != sum(n for _, _, n in segs):
+            raise ConfigError(f"op {op.name!r} is a ragged batch of {sum(n for _, _, n in segs)}"
+                              f" sequences; splitting it into {batch} (micro-batches, an "
+                              "attention pool) is not modelled", key="parallelism")
+        parts = [attention(op.id, op.name, op.kind, op.layer, n, heads, kv_heads, q, c,
+                           int(s["head_dim"]), op.dtype, op.kv_dtype or op.dtype, op.deps)
+                 for q, c, n in segs]
+        return dataclasses.replace(
+            op, shape=dict(s, heads=heads, kv_heads=kv_heads),
+            flops=sum(p.flops for p in parts), bytes_read=sum(p.bytes_read for p in parts),
+            bytes_written=sum(p.bytes_written for p in parts),
+            kv_bytes=sum(p.kv_bytes for p in parts))
     return attention(op.id, op.name, op.kind, op.layer, batch, heads, kv_heads,
                      int(s["q_len"]), int(s["kv_len"]), int(s["head_dim"]), op.dtype,
-                     op.kv_dtype or op.dtype, op.deps)
+                     op.kv_dtype or op.dtype, op.deps, op.attrs)
 
 
 def share(op: Op, part: int, whole: int, key: str = "rows") -> Op:

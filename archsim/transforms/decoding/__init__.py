@@ -35,17 +35,20 @@ def apply_decoding(trace, w):
 
 def check_design_point(w, hw) -> None:
     """Refuse a decoding strategy that design point ``hw``'s parallelism plan would shard
-    wrongly: the plan splits the target model's ops by name and recounts attention from its
-    shape, so it knows neither a draft model's ops nor Medusa's heads, and it would drop GEAR's
-    extra bytes and FLOPs."""
+    wrongly. Speculative and Medusa decoding are split with tensor and data parallelism
+    (:mod:`.plan_roles`: the draft sharded like the target, Medusa's heads as vLLM runs them);
+    pipeline stages and an attention pool know only the target's layers and KV heads, and a
+    plan recounts attention from its shape, so it would drop GEAR's extra bytes and FLOPs."""
     dec = getattr(w, "decoding", None)
     if hw is None or dec is None or dec.is_greedy or hw.parallelism is None:
         return
     from ...errors import ConfigError
-    what = None
-    if dec.strategy in ("speculative", "medusa"):
-        what = (f"{dec.strategy} decoding adds ops the plan cannot split (a draft model's, "
-                "Medusa's heads)")
+    plan, what = hw.parallelism, None
+    if dec.strategy in ("speculative", "medusa") and (plan.pipeline > 1
+                                                       or plan.attention is not None):
+        what = (f"{dec.strategy} decoding adds ops (a draft model's, Medusa's heads) that "
+                "pipeline stages and an attention pool cannot split; tensor and data "
+                "parallelism can")
     elif dec.kv_compression is not None:
         what = "GEAR's extra KV bytes and FLOPs would be lost when the plan splits attention"
     if what:
