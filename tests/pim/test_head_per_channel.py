@@ -1,0 +1,84 @@
+"""Head-per-channel attention with tokens packed per DRAM row (AttAcc layout, issue 13 item 4):
+command counts follow from the layout by hand, heads run in parallel on their channels, and the
+query of a head is written only to the channel that holds it."""
+import pytest
+
+from archsim.dram.checker import check_log
+from archsim.errors import ConfigError
+from archsim.pim import simulate_gemv
+from archsim.pim.attention_step import attention_step
+from archsim.pim.head_per_channel import (packed_layout, scores_packed_command_log,
+                                          simulate_scores_packed)
+from archsim.pim.mapping import attention_mapping
+from archsim.pim.spec import load_pim
+
+
+@pytest.fixture(scope="module")
+def pim():
+    return load_pim("hbm3-attacc")   # 32 channels x 16 bank units, 1 KB rows, 32 B accesses
+
+
+def _expected_scores(H, d, L, C=32, U=16, row_bytes=1024, access=32):
+    """By hand: a token's key takes d x 2 B padded to 32 B accesses; a 1 KB row holds
+    row // slot tokens of one head; one ACTAB opens 16 rows; one RDMAC (16 x 2 B results) per
+    token slot; the query (slot bytes) written once per head, to its channel only."""
+    slot_b = -(-d * 2 // access) * access
+    tpr = row_bytes // slot_b
+    acts = -(-L // (U * tpr))
+    last = -(-(L - (acts - 1) * U * tpr) // U)
+    slots = (acts - 1) * tpr + last
+    return {"ACTAB": H * acts, "PREA": H * acts, "MACAB": H * slots * slot_b // access,
+            "RDMAC": H * slots, "WRGB": H * slot_b // access}
+
+
+def test_attacc_shape_packs_four_tokens_and_32_macs_per_activation(pim):
+    lay = packed_layout(pim, 96, 128, "fp16", 32)
+    assert lay.tokens_per_row == 4 and lay.tokens_per_row * lay.macs_per_token == 32
+    assert lay.heads_per_ch == (3,) * 32
+
+
+@pytest.mark.parametrize("H,d,L", [(96, 128, 2048), (96, 128, 2049), (40, 128, 1000),
+                                   (7, 64, 300), (33, 80, 129)])
+def test_score_counts_follow_the_layout_and_log_passes_checker(pim, H, d, L):
+    res = simulate_scores_packed(pim, H, d, L)
+    exp = _expected_scores(H, d, L)
+    assert {k: res.commands.get(k, 0) for k in exp} == exp
+    assert res.macs == H * L * d
+    if H * L <= 96 * 300:
+        log = scores_packed_command_log(pim, H, d, L)
+        assert check_log(pim, log) == []
+        names = [pim.command_set.names[c] for c in log.command]
+        assert {k: names.count(k) for k in set(names)} == res.commands
+
+
+def test_heads_on_different_channels_run_in_parallel(pim):
+    one = simulate_scores_packed(pim, 1, 128, 1024)
+    full = simulate_scores_packed(pim, 32, 128, 1024)        # one head in each channel
+    two = simulate_scores_packed(pim, 64, 128, 1024)         # two heads per channel
+    assert full.cycles == one.cycles
+    assert "REFab" not in one.commands and two.commands["REFab"] == 32   # one per channel
+    t = pim.dram.timings      # the refresh costs nRFC, plus closing the open row first
+    assert 2 * one.cycles < two.cycles <= 2 * one.cycles + t["nRFC"] + t["nRC"]
+
+
+def test_step_fewer_commands_than_per_head_and_context_on_one_channel(pim):
+    H, d, L = 96, 128, 2048
+    hpc = attention_step(pim, H, d, L, mapping="head_per_channel")
+    ph = attention_step(pim, H, d, L)
+    assert hpc["mapping"] == "head_per_channel"
+    # per_head: 8 MACs per activation (256 B of a 1 KB row) and every query to every channel
+    assert ph["scores"]["commands"]["ACTAB"] == 4 * hpc["scores"]["commands"]["ACTAB"]
+    assert ph["scores"]["commands"]["WRGB"] == 32 * hpc["scores"]["commands"]["WRGB"]
+    c1 = simulate_gemv(pim, d, L, channels=1)
+    assert hpc["context"]["cycles"] == 3 * c1.cycles
+    assert hpc["context"]["commands"]["WRGB"] == H * c1.commands["WRGB"]
+    assert hpc["cycles"] < ph["cycles"]
+
+
+def test_unsupported_layouts_and_devices_are_errors(pim):
+    with pytest.raises(ConfigError, match="does not fit a unit row"):
+        simulate_scores_packed(pim, 4, 1024, 64)
+    with pytest.raises(ConfigError, match="per_head mapping only"):
+        attention_step(pim, 4, 128, 64, mapping="head_per_channel", channels=4)
+    # the PIM device model charges per-head context GEMVs, so it must refuse this mapping
+    assert not attention_mapping("head_per_channel").device_model
