@@ -82,3 +82,23 @@ def test_unsupported_layouts_and_devices_are_errors(pim):
         attention_step(pim, 4, 128, 64, mapping="head_per_channel", channels=4)
     # the PIM device model charges per-head context GEMVs, so it must refuse this mapping
     assert not attention_mapping("head_per_channel").device_model
+
+
+def _attacc_score_counts(heads, L, d=128):
+    """AttAcc's own score commands per head, derived by hand from its documented bank-level
+    mapping (scale-snu/attacc_simulator, trace_gen for attacc_bank; see docs/attacc.md): one
+    head per legacy channel; an all-bank MAC covers 2 pCH x 2 ranks x 4 BG x 4 banks = 64 banks;
+    the head dim is split over the 4 banks of a bank group (32 elements = 2 accesses each) and
+    tokens over the 16 (pCH, rank, BG) units: 2 MACs per 16 tokens; the query is 8 WRGBs."""
+    return {"MACAB": heads * 2 * -(-L // 16), "WRGB": heads * 4 * -(-d // (4 * 16))}
+
+
+@pytest.mark.parametrize("L", [2048, 2064, 3072, 4096])
+def test_attacc_shape_same_bank_reads_and_query_writes_as_attacc(pim, L):
+    """GPT-3 175B attention scores, 130 heads: archsim's 16-bank all-bank MAC reads the same
+    bank columns as AttAcc's 64-bank one (4x the commands), and writes the same query bytes.
+    MACAB counts are NOT equal: that needs a channel-scope all-bank command (not modelled)."""
+    res = simulate_scores_packed(pim, 130, 128, L)
+    ref = _attacc_score_counts(130, L)
+    assert res.commands["MACAB"] * 16 == ref["MACAB"] * 64
+    assert res.commands["WRGB"] == ref["WRGB"]
