@@ -93,6 +93,21 @@ def _attacc_score_counts(heads, L, d=128):
     return {"MACAB": heads * 2 * -(-L // 16), "WRGB": heads * 4 * -(-d // (4 * 16))}
 
 
+#: AttAcc's own results for 130 heads x 128, fp16, bank-level PIM: L -> (MAC, MV_SB, WR_GB)
+#: commands (scale-snu/attacc_simulator, ramulator.out at commit c600051, columns mac, mvsb, wrgb)
+ATTACC_PUBLISHED = {2048: (66576, 10400, 1040), 2064: (67096, 11440, 1032),
+                    4096: (133136, 18720, 1040)}
+
+
+@pytest.mark.parametrize("L", sorted(ATTACC_PUBLISHED))
+def test_hand_derived_attacc_counts_match_its_published_results(L):
+    mac, mvsb, _wrgb = ATTACC_PUBLISHED[L]
+    steps = -(-L // 16)
+    scores = _attacc_score_counts(130, L)["MACAB"]
+    assert mac == scores + 130 * 2 * steps + 16      # + context MACs + 16 "dummy" MACs
+    assert mvsb == 130 * (8 * -(-steps // 16) + 16)
+
+
 @pytest.mark.parametrize("L", [2048, 2064, 3072, 4096])
 def test_attacc_shape_same_bank_reads_and_query_writes_as_attacc(pim, L):
     """GPT-3 175B attention scores, 130 heads: archsim's 16-bank all-bank MAC reads the same
