@@ -80,8 +80,17 @@ def test_unsupported_layouts_and_devices_are_errors(pim):
         simulate_scores_packed(pim, 4, 1024, 64)
     with pytest.raises(ConfigError, match="per_head mapping only"):
         attention_step(pim, 4, 128, 64, mapping="head_per_channel", channels=4)
-    # the PIM device model charges per-head context GEMVs, so it must refuse this mapping
     assert not attention_mapping("head_per_channel").device_model
+
+
+def test_a_pim_device_refuses_head_per_channel(write):
+    """The PIM device model charges per-head context GEMVs, so a design point asking it for
+    head_per_channel is an error, not a run with a different context layout."""
+    from archsim.hardware import load_hardware
+    p = write("hw.yaml", "name: x\ndevices:\n  pim: {extends: pim_gpt_dram, "
+              "attention_mapping: head_per_channel}\n")
+    with pytest.raises(ConfigError, match="pim-attention. only"):
+        load_hardware(p)
 
 
 def _attacc_score_counts(heads, L, d=128):
