@@ -90,6 +90,9 @@ class PimDeviceConfig:
         if attention_mapping(self.attention_mapping) is None:
             return (("attention_mapping",), f"unknown attention mapping "
                     f"{self.attention_mapping!r}; expected one of {', '.join(ATTENTION_MAPPINGS)}")
+        if not attention_mapping(self.attention_mapping).device_model:
+            return (("attention_mapping",), f"attention mapping {self.attention_mapping!r} "
+                    "is modelled by `archsim pim-attention` only, not by PIM devices")
         for a, b in self.dtype_aliases.items():
             for v in (a, b):
                 if v not in DTYPE_BYTES:

@@ -9,7 +9,9 @@ and a KV cache of ``L`` tokens, the step is
   channels; ``concat_heads`` runs one multi-head stream (PIM-GPT head concatenation,
   :func:`archsim.pim.attention.simulate_scores_concat`), or falls back to ``per_head`` where the
   mapping does (a head wider than a row, ``H`` not a multiple of ``Hkv``);
-* **context** ``o_h = V_h^T p_h``: ``H`` GEMVs (``rows = d``, ``cols = L``), one after another.
+* **context** ``o_h = V_h^T p_h``: ``H`` GEMVs (``rows = d``, ``cols = L``), one after another
+  over all channels, or as the mapping places them (``head_per_channel``: each head's on its
+  own channel, channels in parallel).
 
 This is what the PIM device model (:mod:`archsim.devices.pim`) charges for the two attention ops
 of one decode step, so the command reports the same cycles, commands and energy. The
@@ -71,7 +73,11 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
             raise ConfigError("--channels is supported with the per_head mapping only")
         _add(scores, simulate_gemv(pim, kv_len, head_dim, dtype, channels=channels), heads)
         used = "per_head"
-    _add(context, simulate_gemv(pim, head_dim, kv_len, dtype, channels=channels), heads)
+    ctx = m.context(pim, shape, dtype) if used == m.name and channels is None else None
+    if ctx is not None:
+        _add(context, ctx, 1)
+    else:
+        _add(context, simulate_gemv(pim, head_dim, kv_len, dtype, channels=channels), heads)
     out = {"pim": pim.name, "mapping": used, "heads": heads, "kv_heads": kv_heads,
            "head_dim": head_dim, "kv_len": kv_len, "dtype": dtype}
     total = empty()

@@ -16,7 +16,10 @@ Shipped:
   ``per_head`` when a head does not fit a row or the query heads are not a multiple of the KV
   heads.
 
-The attention context (``V^T p``) is one GEMV per head under both.
+* ``head_per_channel`` (AttAcc): each head in one channel, several tokens of a head per DRAM
+  row (:mod:`archsim.pim.head_per_channel`); the context of a head is a GEMV on its channel.
+
+The attention context (``V^T p``) is one GEMV per head over all channels under the first two.
 """
 from __future__ import annotations
 
@@ -30,9 +33,16 @@ class AttentionMapping:
 
     name: str = "per_head"
     description: str = "one GEMV per head"
+    #: the PIM device model (:mod:`archsim.devices.pim`) charges this mapping's scores and its
+    #: per-head context GEMVs; False for a mapping that also places the context
+    device_model: bool = True
 
     def scores(self, spec, shape: dict, dtype: str):
         """The multi-head score result of one query position, or ``None`` for per-head GEMVs."""
+        return None
+
+    def context(self, spec, shape: dict, dtype: str):
+        """The context result of all heads, or ``None`` for one all-channel GEMV per head."""
         return None
 
 
@@ -50,6 +60,25 @@ class ConcatHeads(AttentionMapping):
             return None
         return simulate_scores_concat(spec, int(shape["kv_len"]), int(shape["head_dim"]), Hkv,
                                       H // Hkv, dtype)
+
+
+@dataclass(frozen=True)
+class HeadPerChannel(AttentionMapping):
+    """AttAcc-style: each head in its own channel, several tokens per DRAM row."""
+
+    name: str = "head_per_channel"
+    description: str = "one head per channel, tokens packed per row (AttAcc layout)"
+    device_model: bool = False
+
+    def scores(self, spec, shape: dict, dtype: str):
+        from .head_per_channel import simulate_scores_packed
+        return simulate_scores_packed(spec, int(shape["heads"]), int(shape["head_dim"]),
+                                      int(shape["kv_len"]), dtype)
+
+    def context(self, spec, shape: dict, dtype: str):
+        from .head_per_channel import simulate_context_per_channel
+        return simulate_context_per_channel(spec, int(shape["heads"]), int(shape["head_dim"]),
+                                            int(shape["kv_len"]), dtype)
 
 
 #: name -> mapping
@@ -71,3 +100,4 @@ def attention_mapping(name: str) -> Optional[AttentionMapping]:
 
 register_attention_mapping(AttentionMapping())
 register_attention_mapping(ConcatHeads())
+register_attention_mapping(HeadPerChannel())

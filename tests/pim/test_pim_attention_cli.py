@@ -38,7 +38,7 @@ def test_bad_shapes_and_mappings_are_errors():
     with pytest.raises(ConfigError, match="multiple"):
         attention_step("hbm3-attacc", 12, 64, 10, kv_heads=5)
     with pytest.raises(ConfigError, match="unknown attention mapping"):
-        attention_step("hbm3-attacc", 12, 64, 10, mapping="head_per_channel")
+        attention_step("hbm3-attacc", 12, 64, 10, mapping="no_such_mapping")
 
 
 def test_cli_json_and_one_line_errors(capsys):
