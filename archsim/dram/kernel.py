@@ -379,8 +379,10 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
             m = mode if i < qn[mode] else 1 - mode
             pos = i if m == mode else i - qn[mode]
             k = queue[m, pos]
-            r = rank[k]
             fb = fbank[k]
+            if best_t == now and best_cls == 2 and open_row[fb] != row[k]:
+                continue  # a class-2 command is ready now: only a row hit can beat it
+            r = rank[k]
             if m != mode and (active[k] == 0 or open_row[fb] != row[k]):
                 continue
             refreshing = refmode != 0 and now >= ref_due[r] and (refmode == 1 or
