@@ -23,7 +23,8 @@ def test_group_wise_scales_are_counted_exactly():
     k, n = 4096, 3 * 4096
     # int4 values packed two per byte, one fp16 scale per 128 weights of each output
     assert qkv.weight_bytes == k * n // 2 + n * (k // 128) * 2
-    assert qkv.attrs == {"weight_group": 128, "scale_dtype": "fp16"}
+    assert qkv.attrs == {"weight_group": 128, "scale_dtype": "fp16",
+                         "dequant_elements": k * n, "dequant_ops_per_element": 3}
     assert qkv.flops == 2 * k * n
 
 

@@ -3,7 +3,9 @@
 An op takes ``latency + max(ceil(flops / lanes), ceil(sram_bytes / sram_bytes_per_cycle))``
 cycles: the vector lanes do one arithmetic operation each per cycle (the FLOP conventions of
 :mod:`archsim.trace.counting`, transcendentals included as one operation each, which a
-Taylor-series unit pipelines), operands stream through on-chip SRAM. Energy per lane operation and
+Taylor-series unit pipelines), operands stream through on-chip SRAM. A weight-only low-bit matmul
+(INT4 weights, FP16 activations) also dequantises every stored weight on the same lanes
+(:mod:`archsim.trace.dequant`: unpack, convert, scale), added to its lane operations. Energy per lane operation and
 per SRAM byte, plus static power.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..config.schema import param, quantity
+from ..trace.dequant import dequant_ops
 from ..trace.formats import refuse_sparse
 from ..trace.schema import Op
 from .base import Device, OpCost, register_device
@@ -56,11 +59,12 @@ class Asic(Device):
             refuse_sparse(op, self.name, self.kind, "its vector lanes have no index decoder to "
                           "skip zero weights")
         moved = op.bytes_read + op.bytes_written
-        compute = math.ceil(op.flops / c.vector_lanes)
+        lane_ops = op.flops + dequant_ops(op)
+        compute = math.ceil(lane_ops / c.vector_lanes)
         memory = math.ceil(moved / c.sram_bytes_per_cycle)
         cycles = c.op_latency_cycles + max(compute, memory)
         return OpCost(math.ceil(cycles * 1e12 / c.clock_hz),
-                      {"lane_op": op.flops, "sram_byte": moved, "cycles": cycles},
+                      {"lane_op": lane_ops, "sram_byte": moved, "cycles": cycles},
                       {"bound": "compute" if compute >= memory else "sram"})
 
     def energy_table(self) -> dict:

@@ -14,6 +14,10 @@ One op, as in FlightLLM's decoupled LD / MV / MM / MISC queues with double buffe
   weights are skipped), each ``lanes_dsp_packing / dsp_packing[w]`` cycles for weight dtype
   ``w`` (rounded up per op); memory: the weights (values, scales, indices: the trace's exact
   bytes) streamed from the weight PCs (:mod:`archsim.fpga.hbm`), new K/V written to the KV PCs.
+  Low-bit weights are multiplied as stored (the DSP packing of their width, with the unit's
+  activation dtype: FlightLLM's INT4/INT8 x INT8 engines): there is no dequantisation step, so a
+  matmul's ``dequant_elements`` (:mod:`archsim.trace.dequant`, counted for FP16 activations)
+  adds nothing here (the group scales are counted as streamed bytes).
 * **attention** score / context: the same arrays with the KV cache as the streamed operand
   (``k = head_dim`` for scores, ``n = head_dim`` for context; packing of the KV dtype), KV read
   from the KV PCs in the device's ``kv_layout``.

@@ -18,6 +18,13 @@ peak is the tensor-core rate of the op's dtype for matmuls and attention, and th
 ``archsim calibrate`` can fit the efficiencies from measured traces; they may be given per op
 kind. ``docs/gpu_model.md`` lists every constant and its source.
 
+A weight-only low-bit matmul (INT4 weights, FP16 activations) also dequantises its weights
+(:mod:`archsim.trace.dequant`): vector work on the CUDA cores that overlaps the tensor-core and
+memory work of the same kernel, as MARLIN pipelines it (Frantar et al., arXiv 2408.11743), so
+``t_vec = dequant ops x row tiles / (vector peak x occupancy)`` joins the max:
+``max(t_mem / be, t_cmp / ce, t_vec / ce)``. A tiled kernel re-dequantises a weight for every
+row tile of the activations; the CUDA cores of SMs without a CTA stay idle (occupancy).
+
 Energy is priced per action: tensor and vector FLOPs, and DRAM bytes, plus idle power over time.
 """
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Literal
 
 from ..config.schema import param, quantity
 from ..errors import ConfigError, TraceError
+from ..trace.dequant import dequant_ops
 from ..trace.formats import refuse_sparse
 from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, OP_KINDS, Op, OpKind
 from ..units import seconds_to_ps
@@ -217,21 +225,42 @@ class Gpu(Device):
         self._plans[key] = plan
         return plan
 
+    def dequant_terms(self, op: Op) -> tuple:
+        """``(vector ops, t_vec)`` of a low-bit matmul's weight dequantisation (seconds at the
+        vector peak of the activation dtype): the trace's count times the row tiles of the
+        kernel's plan, at the plan's occupancy. ``(0, 0.0)`` for other ops."""
+        ops = dequant_ops(op)
+        if not ops:
+            return 0, 0.0
+        plan = self.gemm_plan(op)
+        occupancy = 1.0
+        if plan is not None:
+            ops *= -(-int(op.shape["m"]) // plan.tile_m)
+            occupancy = min(1.0, plan.ctas / self.config.kernels.sm_count)
+        peak = self._peak(self._vector, op.dtype, "vector", op)
+        return ops, ops / (peak * occupancy)
+
     def kernel_time_s(self, op: Op) -> float:
-        """Kernel duration ``max(floor, t_mem / be, t_cmp / ce)``, without the launch gap."""
+        """Kernel duration ``max(floor, t_mem / be, t_cmp / ce, t_vec / ce)``, without the
+        launch gap."""
         t_mem, t_cmp = self.roofline_terms(op)
+        t_vec = self.dequant_terms(op)[1]
         be, ce, _ = self.kind_params(op.kind)
-        return max(self.config.roofline.floor_for(op.kind.value), t_mem / be, t_cmp / ce)
+        return max(self.config.roofline.floor_for(op.kind.value), t_mem / be, t_cmp / ce,
+                   t_vec / ce)
 
     def op_cost(self, op: Op) -> OpCost:
         t_mem, t_cmp = self.roofline_terms(op)
         be, ce, launch = self.kind_params(op.kind)
         tensor = op.kind in MATMUL_KINDS or op.kind in ATTENTION_KINDS
-        work = max(t_mem / be, t_cmp / ce)
+        dq_ops, t_vec = self.dequant_terms(op)
+        work = max(t_mem / be, t_cmp / ce, t_vec / ce)
         floor = self.config.roofline.floor_for(op.kind.value)
         busy = launch + max(floor, work)
         if floor > work:
             bound = "floor"
+        elif t_vec / ce > max(t_mem / be, t_cmp / ce):
+            bound = "dequant"
         else:
             bound = "memory" if t_mem / be >= t_cmp / ce else "compute"
         detail = {"bound": bound}
@@ -240,9 +269,10 @@ class Gpu(Device):
         if plan is not None:
             detail.update(plan.detail)
             moved = plan.dram_bytes   # operands re-read past the L2, split-K partial sums
-        return OpCost(seconds_to_ps(busy),
-                      {"tensor_flop" if tensor else "vector_flop": op.flops, "dram_byte": moved},
-                      detail)
+        actions = {"tensor_flop" if tensor else "vector_flop": op.flops, "dram_byte": moved}
+        if dq_ops:
+            actions["vector_flop"] = actions.get("vector_flop", 0) + dq_ops
+        return OpCost(seconds_to_ps(busy), actions, detail)
 
     def dispatch_ps(self) -> int:
         """Host time per op of the software stack (:mod:`.gpu_host`): the eager dispatch, or 0

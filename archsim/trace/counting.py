@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..dtypes import nbytes
+from .dequant import dequant_attrs
 from .schema import Op, OpKind
 
 #: arithmetic operations per element (see module docstring)
@@ -45,15 +46,16 @@ def matmul(id_, name, layer, m, n, k, dtype, wdtype, deps, *, bias, extra_writte
 
     ``wfmt`` (a :class:`~archsim.trace.formats.WeightFormat`) stores the weights with group-wise
     scales and/or N:M sparsity: weight bytes are the format's exact bytes and FLOPs count the
-    stored (non-zero) weights only."""
+    stored (non-zero) weights only. Weights narrower than half-precision activations carry their
+    dequantisation work (:mod:`archsim.trace.dequant`) in ``attrs``."""
     if wfmt is None or wfmt.plain:
         weight_bytes = nbytes(k * n + (n if bias else 0), wdtype)
         flops = 2 * m * n * k + (m * n if bias else 0)
-        attrs = {}
+        attrs = dequant_attrs(dtype, wdtype, k * n)
     else:
         weight_bytes = wfmt.bytes(k, n, bias)
         flops = 2 * m * wfmt.nonzeros(k, n) + (m * n if bias else 0)
-        attrs = wfmt.attrs()
+        attrs = {**wfmt.attrs(), **dequant_attrs(dtype, wdtype, wfmt.nonzeros(k, n))}
     read = nbytes(m * k, dtype) + weight_bytes
     written = nbytes(m * n, dtype) if not extra_written else extra_written
     kind = OpKind.GEMV if m == 1 else OpKind.GEMM

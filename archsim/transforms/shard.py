@@ -38,9 +38,12 @@ def _matmul(op: Op, m: int, n: int, k: int, bias: bool, written=None, kv=None, *
     w = nbytes(k * n + (n if bias else 0) if weight_elems is None else weight_elems,
                op.weight_dtype or op.dtype)
     flops = 2 * m * n * k + (m * n if bias else 0)
+    attrs = op.attrs
+    if attrs and "dequant_elements" in attrs:   # the shard dequantises its own weights only
+        attrs = {**attrs, "dequant_elements": k * n}
     return dataclasses.replace(
         op, kind=OpKind.GEMV if m == 1 else OpKind.GEMM, shape={"m": m, "n": n, "k": k},
-        flops=flops, bytes_read=nbytes(m * k, op.dtype) + w,
+        flops=flops, attrs=attrs, bytes_read=nbytes(m * k, op.dtype) + w,
         bytes_written=nbytes(m * n, op.dtype) if written is None else written,
         weight_bytes=w, kv_bytes=op.kv_bytes if kv is None else kv)
 

@@ -11,7 +11,8 @@ the ops carry ``attrs: {mask: tree}``); logits are computed at every tree positi
 head runs on every tree position, as the reference implementation computes them: ``head_layers``
 residual blocks (``d x d`` linear with bias, SiLU, residual add) and its own ``d x vocab``
 linear, then a top-k pass over its logits (counted as one compare per logit). The prefill runs
-the heads on the last position of each sequence, to propose the first tree.
+the heads on the last position of each sequence, to propose the first tree. With
+``medusa.heads_kind: hydra`` the heads are Hydra's sequentially dependent ones (:mod:`.hydra`).
 
 A step yields ``accepted_tokens`` per sequence on average, scheduled as in
 :func:`.passes.accepted_schedule`. Rejected candidates' KV entries are dropped.
@@ -30,6 +31,9 @@ TREE = {"mask": "tree"}
 def medusa_heads(w, rows: int, base: list) -> list:
     """Ops of every Medusa head on ``rows`` positions, after the final norm of ``base``."""
     md, m = w.decoding.medusa, w.model
+    if md.heads_kind == "hydra":
+        from .hydra import hydra_heads
+        return hydra_heads(w, rows, base)
     act, wt, d = w.precision.activations, w.precision.weights, m.hidden_size
     src = next(op.id for op in base if op.name == "final_norm")
     ops: list = []
@@ -74,4 +78,6 @@ def medusa_trace(trace: Trace, w) -> Trace:
     meta = dict(trace.meta)
     meta["decoding"] = {"strategy": "medusa", "tree_tokens": T, "heads": md.heads,
                         "accepted_tokens": md.accepted_tokens}
+    if md.heads_kind != "medusa":
+        meta["decoding"]["heads_kind"] = md.heads_kind
     return dataclasses.replace(trace, steps=tuple(steps), meta=meta)

@@ -24,7 +24,7 @@ from ...errors import ConfigError
 PREFIXES = ("draft.",)
 #: role of a Medusa head's op, by its name without the layer index
 MEDUSA_ROLES = {"fc": "whole", "act": "whole", "residual": "whole", "lm_head": "vocab",
-                "topk": "whole"}
+                "topk": "whole", "embed": "whole", "skip": "whole"}   # embed, skip: Hydra heads
 _MEDUSA = re.compile(r"^medusa\.h\d+\.([a-z_]+?)\d*$")
 
 

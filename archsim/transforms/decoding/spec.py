@@ -94,6 +94,10 @@ class Medusa:
                              "root)")
     head_layers: int = param(default=1, min=1, doc="residual blocks per head")
     source: Optional[str] = param(default=None)
+    heads_kind: Literal["medusa", "hydra"] = param(
+        default="medusa", doc="medusa: independent heads on the hidden state; hydra: each head "
+        "also takes the embeddings of the tokens drafted before it (Ankner et al., arXiv "
+        "2402.05109), so the heads run one after another")
 
     def validate(self):
         if self.accepted_tokens > self.heads + 1:
