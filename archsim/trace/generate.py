@@ -24,12 +24,16 @@ if TYPE_CHECKING:                  # archsim.workload imports the decoding trans
     from ..workload import Workload
 
 
-class _Ops:
-    def __init__(self):
+class OpList:
+    """Ops of a pass built one after another, ids numbered from ``start``: ``add(make, ...)``
+    calls a builder of :mod:`.counting` with the next id and returns that id."""
+
+    def __init__(self, start: int = 0):
+        self.start = start
         self.ops = []
 
     def add(self, make, *args, **kw):
-        op = make(len(self.ops), *args, **kw)
+        op = make(self.start + len(self.ops), *args, **kw)
         self.ops.append(op)
         return op.id
 
@@ -43,7 +47,7 @@ def step_ops(w: Workload, new_tokens: int, context_len: int) -> tuple:
     act, wt, kvt = w.precision.activations, w.precision.weights, w.precision.kv_cache
     norm_fn = m.norm
     norm_params = d * (2 if norm_fn == "layernorm" else 1)
-    o = _Ops()
+    o = OpList()
     E = OpKind.ELEMENTWISE
     Ca, win = _attended(w, C)
     # token embedding gather (+ learned positions)

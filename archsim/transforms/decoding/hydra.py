@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from ...dtypes import nbytes
 from ...trace.counting import elementwise, matmul
+from ...trace.generate import OpList
 from ...trace.schema import Op, OpKind
+from .medusa import head_output, residual_block
 
 
 def hydra_heads(w, rows: int, base: list) -> list:
@@ -36,41 +38,24 @@ def hydra_heads(w, rows: int, base: list) -> list:
     src = next(op.id for op in base if op.name == "final_norm")
     emb_dtype = next((op.weight_dtype for op in base if op.name == "embed"), None) or wt
     token = base[-1].id                 # the target's sampled token starts every path
-    ops: list = []
-    nid = len(base)
+    o = OpList(start=len(base))
     embeds: list = []
-
-    def add(make, *a, **kw):
-        nonlocal nid
-        op = make(nid, *a, **kw)
-        ops.append(op)
-        nid += 1
-        return op.id
-
     for h in range(md.heads):
         gathered = nbytes(rows * d, emb_dtype)
-        ops.append(Op(nid, f"medusa.h{h}.embed", OpKind.EMBEDDING, -1, {"rows": rows, "cols": d},
-                      act, 0, gathered, nbytes(rows * d, act), weight_bytes=gathered,
-                      weight_dtype=emb_dtype, deps=(token,), attrs={"fn": "copy"}))
-        embeds.append(nid)
-        nid += 1
+        embeds.append(o.add(lambda i: Op(
+            i, f"medusa.h{h}.embed", OpKind.EMBEDDING, -1, {"rows": rows, "cols": d}, act, 0,
+            gathered, nbytes(rows * d, act), weight_bytes=gathered, weight_dtype=emb_dtype,
+            deps=(token,), attrs={"fn": "copy"})))
         width = (h + 2) * d             # [hidden state; embeddings of the path's h + 1 tokens]
         inputs = (src, *embeds)
-        fc = add(matmul, f"medusa.h{h}.fc0", -1, rows, d, width, act, wt, inputs, bias=True)
-        skip = add(matmul, f"medusa.h{h}.skip0", -1, rows, d, width, act, wt, inputs,
-                   bias=True)
-        a = add(elementwise, f"medusa.h{h}.act0", OpKind.ACTIVATION, -1, rows, d, "silu", act,
-                (fc,))
-        x = add(elementwise, f"medusa.h{h}.residual0", OpKind.ELEMENTWISE, -1, rows, d, "add",
-                act, (a, skip), inputs=2)
+        fc = o.add(matmul, f"medusa.h{h}.fc0", -1, rows, d, width, act, wt, inputs, bias=True)
+        skip = o.add(matmul, f"medusa.h{h}.skip0", -1, rows, d, width, act, wt, inputs,
+                     bias=True)
+        a = o.add(elementwise, f"medusa.h{h}.act0", OpKind.ACTIVATION, -1, rows, d, "silu", act,
+                  (fc,))
+        x = o.add(elementwise, f"medusa.h{h}.residual0", OpKind.ELEMENTWISE, -1, rows, d, "add",
+                  act, (a, skip), inputs=2)
         for L in range(1, md.head_layers):
-            fc = add(matmul, f"medusa.h{h}.fc{L}", -1, rows, d, d, act, wt, (x,), bias=True)
-            a = add(elementwise, f"medusa.h{h}.act{L}", OpKind.ACTIVATION, -1, rows, d, "silu",
-                    act, (fc,))
-            x = add(elementwise, f"medusa.h{h}.residual{L}", OpKind.ELEMENTWISE, -1, rows, d,
-                    "add", act, (a, x), inputs=2)
-        lm = add(matmul, f"medusa.h{h}.lm_head", -1, rows, m.vocab_size, d, act, wt, (x,),
-                 bias=True)
-        token = add(elementwise, f"medusa.h{h}.topk", OpKind.ELEMENTWISE, -1, rows,
-                    m.vocab_size, "argmax", act, (lm,))
-    return ops
+            x = residual_block(o, h, L, x, rows, d, act, wt)
+        token = head_output(o, h, x, rows, m.vocab_size, d, act, wt, bias=True)
+    return o.ops

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 from ...trace.counting import elementwise, matmul
+from ...trace.generate import OpList
 from ...trace.schema import OpKind, Phase, Step, Trace
 from .passes import ForwardPass, accepted_schedule
 
@@ -36,29 +37,31 @@ def medusa_heads(w, rows: int, base: list) -> list:
         return hydra_heads(w, rows, base)
     act, wt, d = w.precision.activations, w.precision.weights, m.hidden_size
     src = next(op.id for op in base if op.name == "final_norm")
-    ops: list = []
-    nid = len(base)
-
-    def add(make, *a, **kw):
-        nonlocal nid
-        op = make(nid, *a, **kw)
-        ops.append(op)
-        nid += 1
-        return op.id
-
+    o = OpList(start=len(base))
     for h in range(md.heads):
         x = src
         for L in range(md.head_layers):
-            fc = add(matmul, f"medusa.h{h}.fc{L}", -1, rows, d, d, act, wt, (x,), bias=True)
-            a = add(elementwise, f"medusa.h{h}.act{L}", OpKind.ACTIVATION, -1, rows, d, "silu",
-                    act, (fc,))
-            x = add(elementwise, f"medusa.h{h}.residual{L}", OpKind.ELEMENTWISE, -1, rows, d,
-                    "add", act, (a, x), inputs=2)
-        lm = add(matmul, f"medusa.h{h}.lm_head", -1, rows, m.vocab_size, d, act, wt, (x,),
-                 bias=False)
-        add(elementwise, f"medusa.h{h}.topk", OpKind.ELEMENTWISE, -1, rows, m.vocab_size,
-            "argmax", act, (lm,))
-    return ops
+            x = residual_block(o, h, L, x, rows, d, act, wt)
+        head_output(o, h, x, rows, m.vocab_size, d, act, wt, bias=False)
+    return o.ops
+
+
+def residual_block(o, h: int, L: int, x: int, rows: int, d: int, act: str, wt: str) -> int:
+    """Block ``L`` of head ``h``: ``x + SiLU(W x + b)`` on ``rows`` positions (Medusa's
+    ResBlock); returns the id of its output."""
+    fc = o.add(matmul, f"medusa.h{h}.fc{L}", -1, rows, d, d, act, wt, (x,), bias=True)
+    a = o.add(elementwise, f"medusa.h{h}.act{L}", OpKind.ACTIVATION, -1, rows, d, "silu", act,
+              (fc,))
+    return o.add(elementwise, f"medusa.h{h}.residual{L}", OpKind.ELEMENTWISE, -1, rows, d,
+                 "add", act, (a, x), inputs=2)
+
+
+def head_output(o, h: int, x: int, rows: int, vocab: int, d: int, act: str, wt: str, *,
+                bias: bool) -> int:
+    """Head ``h``'s ``d x vocab`` output layer and its top-k; returns the top-k's id."""
+    lm = o.add(matmul, f"medusa.h{h}.lm_head", -1, rows, vocab, d, act, wt, (x,), bias=bias)
+    return o.add(elementwise, f"medusa.h{h}.topk", OpKind.ELEMENTWISE, -1, rows, vocab,
+                 "argmax", act, (lm,))
 
 
 def medusa_trace(trace: Trace, w) -> Trace:
