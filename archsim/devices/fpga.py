@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from ..config.schema import param, quantity
+from ..transforms.decoding.kv_compress import refuse_compressed_kv
 from ..errors import ConfigError
 from ..fpga import hbm as H
 from ..fpga.spec import (Buffers, FpgaEnergy, FpgaPart, HbmAllocation, MatrixUnit, SpecialUnit,
@@ -213,12 +214,7 @@ class Fpga(Device):
 
     # ---- cost ---------------------------------------------------------------------------
     def op_cost(self, op: Op) -> OpCost:
-        if op.attrs.get("kv_compression"):
-            raise ConfigError(f"op {op.name!r} reads a {op.attrs['kv_compression']}-compressed "
-                              f"KV cache, which FPGA device {self.name!r} cannot reconstruct "
-                              "(its engines have no low-rank product and sparse add path); "
-                              "place attention on another device or drop "
-                              "decoding.kv_compression", key="placement")
+        refuse_compressed_kv(op, self.name, "FPGA", "its engines have no low-rank product and sparse add path")
         if "segments" in op.attrs and op.kind in ATTENTION_KINDS | {OpKind.SOFTMAX}:
             return self._ragged_cost(op)
         return self._op_cost(op)

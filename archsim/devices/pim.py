@@ -50,6 +50,7 @@ from typing import Literal, Optional
 
 from ..config.schema import param
 from ..dtypes import DTYPE_BITS
+from ..transforms.decoding.kv_compress import refuse_compressed_kv
 from ..errors import ConfigError
 from ..pim.mapping import ATTENTION_MAPPINGS, attention_mapping
 from ..pim.spec import DTYPE_BYTES, PimOrganization
@@ -214,12 +215,7 @@ class Pim(Device):
         return acts
 
     def op_cost(self, op: Op) -> OpCost:
-        if op.attrs.get("kv_compression"):
-            raise ConfigError(f"op {op.name!r} reads a {op.attrs['kv_compression']}-compressed "
-                              f"KV cache, which PIM device {self.name!r} cannot reconstruct "
-                              "(dequantisation, low-rank product and sparse add are not "
-                              "all-bank MACs); place attention on another device or drop "
-                              "decoding.kv_compression", key="placement")
+        refuse_compressed_kv(op, self.name, "PIM", "dequantisation, low-rank product and sparse add are not all-bank MACs")
         if "segments" in op.attrs and op.kind in ATTENTION_KINDS:
             return self._ragged_cost(op)
         dtype = self.sim_dtype(op)

@@ -59,3 +59,15 @@ def gear_trace(trace: Trace, g) -> Trace:
     meta = dict(trace.meta)
     meta.setdefault("decoding", {})["kv_compression"] = dataclasses.asdict(g)
     return dataclasses.replace(trace, steps=tuple(steps), meta=meta)
+
+
+def refuse_compressed_kv(op, device: str, kind: str, why: str) -> None:
+    """Raise a :class:`ConfigError` if ``op`` reads a compressed KV cache, which device
+    ``device`` of kind ``kind`` cannot reconstruct (``why`` says what it lacks)."""
+    method = op.attrs.get("kv_compression")
+    if method:
+        from ...errors import ConfigError
+        raise ConfigError(f"op {op.name!r} reads a {method}-compressed KV cache, which {kind} "
+                          f"device {device!r} cannot reconstruct ({why}); place attention on "
+                          "another device or drop decoding.kv_compression", key="placement")
+
