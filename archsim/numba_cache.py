@@ -11,8 +11,12 @@ keeps their cache in ``<user cache dir>/numba`` (:func:`cache_dir`, from :mod:`p
 Windows), or in a per-user folder of the temporary directory when that cannot be written.
 A ``NUMBA_CACHE_DIR`` set by the user still wins (numba's own locator is asked first); other
 code in the same process keeps numba's defaults. numba keys each entry by the source file's
-directory (hashed) and its modification time and size, so several installs or checkouts of
-archsim share the directory safely. The modules that compile kernels call :func:`install`
+directory (hashed) and a stamp of its source, so several installs or checkouts of archsim share
+the directory safely. numba's stamp covers the kernel's own file only, while archsim's kernels
+inline parts from other modules (the DRAM controller and the PIM schedulers inline
+``archsim/dram/timing.py``): an edit there alone would leave a stale kernel in the cache, giving
+old results in silence. The stamp here (:func:`source_stamp`) hashes every source file of the
+kernel's own subpackage and of ``archsim/dram``. The modules that compile kernels call :func:`install`
 right after importing numba, before their first ``njit(cache=True)``.
 """
 from __future__ import annotations
@@ -41,6 +45,43 @@ def cache_dir() -> str:
     return candidates[0]
 
 
+#: subpackages whose modules every kernel may inline (the shared DRAM timing helpers)
+SHARED_KERNEL_DIRS = ("dram",)
+
+
+@functools.lru_cache(maxsize=None)
+def _dir_digest(path: str, stamps: tuple) -> bytes:
+    import hashlib
+    h = hashlib.sha256()
+    for name, _mtime, _size in stamps:
+        h.update(name.encode())
+        with open(os.path.join(path, name), "rb") as f:
+            h.update(f.read())
+    return h.digest()
+
+
+def _digest_of_dir(path: str) -> bytes:
+    """sha256 of the ``.py`` files of ``path`` (re-read when a file's time or size changes)."""
+    stamps = []
+    for name in sorted(os.listdir(path)):
+        if name.endswith(".py"):
+            st = os.stat(os.path.join(path, name))
+            stamps.append((name, st.st_mtime_ns, st.st_size))
+    return _dir_digest(path, tuple(stamps))
+
+
+def source_stamp(py_file: str) -> str:
+    """Stamp of a kernel in ``py_file``: a hash of the sources of its own directory and of
+    :data:`SHARED_KERNEL_DIRS`, so that an edit of a module it inlines recompiles it."""
+    import hashlib
+    dirs = {os.path.dirname(os.path.abspath(py_file))}
+    dirs.update(os.path.join(PACKAGE_DIR, d) for d in SHARED_KERNEL_DIRS)
+    h = hashlib.sha256()
+    for d in sorted(dirs):
+        h.update(_digest_of_dir(d))
+    return h.hexdigest()
+
+
 def in_package(py_file: str) -> bool:
     """Whether ``py_file`` is one of archsim's own source files."""
     path = os.path.abspath(py_file)
@@ -59,6 +100,9 @@ def _locator_class():
             self._lineno = py_func.__code__.co_firstlineno
             self._cache_path = os.path.join(cache_dir(),
                                             self.get_suitable_cache_subpath(py_file))
+
+        def get_source_stamp(self):
+            return source_stamp(self._py_file)
 
         @classmethod
         def from_function(cls, py_func, py_file):
