@@ -133,10 +133,11 @@ def serve(T, cmd, fb, k, pos, mode, closed_policy, ids, queue, qn, pend, hits_si
     return cmd
 
 
-def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, pend_act, open_row,
-                 hits_since, open_cnt, open_start):
+def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, is_write, queue, qn, qcount, pend,
+                 pend_act, open_row, hits_since, open_cnt, open_start):
     """Bank state after issuing ``cmd`` (ACT, PRE, RDA/WRA, PREA); returns the cycles of rank
-    ``r`` with an open bank that ended now."""
+    ``r`` with an open bank that ended now. On an ACT the queued hits to the new row are
+    counted per queue (without a scan when request ``k`` is the only one queued to the bank)."""
     ended = 0
     if cmd == ids[I_ACT]:
         rv = row[k]
@@ -145,6 +146,11 @@ def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend, pend_
         if open_cnt[r] == 0:
             open_start[r] = T
         open_cnt[r] += 1
+        if qcount[fb] == 1:
+            mk = 1 if is_write[k] != 0 else 0
+            pend[mk, fb] = 1
+            pend[1 - mk, fb] = 0
+            return ended
         for m in range(2):
             c = 0
             for i in range(qn[m]):

@@ -273,8 +273,9 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
             pend_act[fb] += 1
         record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
                c_next, c_lat, w_level, w_prev, w_lat, w_n)
-        open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, queue, qn, pend,
-                                    pend_act, open_row, hits_since, open_cnt, open_start)
+        open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, is_write, queue,
+                                    qn, qcount, pend, pend_act, open_row, hits_since, open_cnt,
+                                    open_start)
         update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone)
         counts[cmd] += 1
         nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb % NBA,
