@@ -53,10 +53,11 @@ from __future__ import annotations
 import numpy as np
 
 from .bookkeeping import (B_ACTIVE, B_HITS, B_OPEN_ROW, B_QUEUED, B_REFRESHED,  # noqa: F401
-                          CONTROLLER_COMMANDS, I_ACT, I_PRE, I_PREA, I_RD, I_REFAB, I_WR, NBANKSTATE,
-                          NRANKSTATE, PARTS, R_OPEN, R_OPEN_SINCE, R_REF_BANK, R_REF_DONE, R_REF_DUE,
-                          R_REF_HOLD, R_REF_NEXT, admit, next_event, next_mode, refresh_target,
-                          refresh_waits, serve, update_banks, update_refresh)
+                          CONTROLLER_COMMANDS, I_ACT, I_PRE, I_PREA, I_RD, I_REFAB, I_WR,
+                          NBANKSTATE, NRANKSTATE, PARTS, R_OPEN, R_OPEN_SINCE, R_REF_BANK,
+                          R_REF_DONE, R_REF_DUE, R_REF_HOLD, R_REF_NEXT, admit, next_event,
+                          next_mode, refresh_target, refresh_waits, serve, update_banks,
+                          update_refresh)
 from .scan import J_RD, NJ, PARTS as SCAN_PARTS, mark_dirty, mark_range, request_key, \
     scan_bounds, update_keys
 from .timing import COMPILED, INF, LOG_COLS, earliest, jit_twins, log_command, new_state, record
@@ -123,18 +124,22 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     seen = np.full(1 + 2 * NR, -3, np.int64)
     brank = np.arange(nbt, dtype=np.int64) // (NBG * NBA)
     bgrp = (np.arange(nbt, dtype=np.int64) % (NBG * NBA)) // NBA
+    deep = False   # rolling windows per bank group or bank (none in the shipped standards)
+    for w in range(w_lat.shape[0]):
+        if w_level[w] >= 2:
+            deep = True
     return controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                            c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                            nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
                            active, nact, bound4, rbank, cmdj, hkey, mkey, mj, dirty, dlist,
-                           seen, brank, bgrp, issue, enqueue, log, counts, stats)
+                           seen, brank, bgrp, deep, issue, enqueue, log, counts, stats)
 
 
 def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                     nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
                     active, nact, bound4, rbank, cmdj, hkey, mkey, mj, dirty, dlist, seen,
-                    brank, bgrp, issue, enqueue, log, counts, stats):
+                    brank, bgrp, deep, issue, enqueue, log, counts, stats):
     """The controller loop of :func:`controller_kernel` on allocated state: ``fbank`` (flat
     bank of each request), the timing state of :func:`archsim.dram.timing.new_state`, ``banks``
     (rows ``B_*``) and ``ranks`` (rows ``R_*``), ``pend`` (queued hits to each bank's open row,
@@ -213,8 +218,8 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     rbank, seen, dirty, dlist, nx, nc, NBG, hist, hptr, wmax, n_nodes, w_level,
                     w_next, w_lat)
         update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, pend_act,
-                    rbank, ref_hold, cmdj, hkey, mkey, mj, dirty, dlist, nx, nc, NR, NBG, hist,
-                    hptr, wmax, n_nodes, w_level, w_next, w_lat)
+                    rbank, ref_hold, cmdj, hkey, mkey, mj, dirty, dlist, deep, nx, nc, NR, NBG,
+                    hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
         best_key = 4 * best_t if best_t < INF else INF
         ready_hit = 4 * now + 1   # the oldest ready row hit: nothing later can beat it
         for pos in range(qn[mode]):
@@ -301,7 +306,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
 controller_kernel_py = controller_kernel
 # the loop runs without numba's reference counting (nrt=False): every array an inlined part
 # binds would otherwise cost an atomic incref/decref pair per call (2-3x slower)
-_LOOP = jit_twins(globals(), ("controller_loop",), {**COMPILED, **PARTS, **SCAN_PARTS}, inline=False,
-                  nrt=False)
+_LOOP = jit_twins(globals(), ("controller_loop",), {**COMPILED, **PARTS, **SCAN_PARTS},
+                  inline=False, nrt=False)
 controller_kernel_nb = jit_twins(globals(), ("controller_kernel",), {**COMPILED, **_LOOP},
                                  inline=False)["controller_kernel"]

@@ -74,20 +74,33 @@ def scan_bounds(now, mode, refmode, NR, nbpr, cmdj, ref_due, ref_tgt, ref_hold, 
             mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
 
 
+def bank_part(cmd, r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+              w_next, w_lat):
+    """The bank-group and bank part of ``cmd``'s earliest cycle at bank ``b`` (group ``g`` of rank
+    ``r``): :func:`archsim.dram.timing.bank_bound` from 0, its window loop only where the
+    standard has rolling windows per bank group or bank (``deep``)."""
+    if deep:
+        return bank_bound(cmd, r, g, b, 0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+                          w_next, w_lat)
+    u = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    v = nx[(1 + NR + NR * NBG + b) * nc + cmd]
+    return u if u > v else v
+
+
 def bank_keys(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank, ref_hold,
-              cmdj, hkey, mkey, mj, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next,
-              w_lat):
+              cmdj, hkey, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+              w_next, w_lat):
     """The keys of bank ``b``, without the channel and rank part: ``hkey[m * banks + b]`` for a
     row hit of queue ``m`` (4 x the bank-group and bank part of RD/WR's earliest cycle, plus the
     class), ``mkey[b]`` for a request of the served queue that misses (ACT or PRE, ``mj[b]``),
     :data:`INF` where such a request cannot be served now.
 
-    Bank ``b`` is bank ``g`` of rank ``r``. The rules (FR-FCFS): RD/WR on a row hit (class 1, or 2 past ``hitcap`` hits since the ACT),
-    ACT on a closed bank, PRE on a conflict (class 2). A conflict PRE is held back while a
-    request the row was opened for waits (either queue: row-aware drain, as Ramulator 2's
-    active buffer) and while the served queue has hits to the open row, up to ``hitcap`` hits
-    since the ACT. A bank (rank) being refreshed takes only row hits, and only while the
-    refresh waits for them.
+    Bank ``b`` is bank group ``g`` of rank ``r``. The rules (FR-FCFS): RD/WR on a row hit
+    (class 1, or 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict
+    (class 2). A conflict PRE is held back while a request the row was opened for waits (either
+    queue: row-aware drain, as Ramulator 2's active buffer) and while the served queue has hits
+    to the open row, up to ``hitcap`` hits since the ACT. A bank (rank) being refreshed takes
+    only row hits, and only while the refresh waits for them.
     """
     nbt = mkey.shape[0]
     rb = rbank[r]
@@ -98,8 +111,8 @@ def bank_keys(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank
         if refreshing and ref_hold[r] == 0:
             hkey[m * nbt + b] = INF
         else:
-            t = bank_bound(cmdj[J_RD + m], r, g, b, 0, nx, nc, NR, NBG, hist, hptr, wmax,
-                           n_nodes, w_level, w_next, w_lat)
+            t = bank_part(cmdj[J_RD + m], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax,
+                          n_nodes, w_level, w_next, w_lat)
             hkey[m * nbt + b] = 4 * t + cls
     orow = open_row[b]
     j = J_ACT if orow < 0 else J_PRE
@@ -108,13 +121,13 @@ def bank_keys(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank
     if refreshing or held:
         mkey[b] = INF
     else:
-        t = bank_bound(cmdj[j], r, g, b, 0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
-                       w_level, w_next, w_lat)
+        t = bank_part(cmdj[j], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
+                      w_level, w_next, w_lat)
         mkey[b] = 4 * t + 2
 
 
 def update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, pend_act, rbank,
-                ref_hold, cmdj, hkey, mkey, mj, dirty, dlist, nx, nc, NR, NBG, hist, hptr,
+                ref_hold, cmdj, hkey, mkey, mj, dirty, dlist, deep, nx, nc, NR, NBG, hist, hptr,
                 wmax, n_nodes, w_level, w_next, w_lat):
     """Recompute the keys of the dirty banks that have queued requests (a bank without is
     marked dirty again when one is admitted) and empty the list; ``brank``/``bgrp``: the rank
@@ -125,8 +138,8 @@ def update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, p
         dirty[b] = 0
         if qcount[b] > 0:
             bank_keys(b, brank[b], bgrp[b], mode, hitcap, open_row, hits_since, pend, pend_act,
-                      rbank, ref_hold, cmdj, hkey, mkey, mj, nx, nc, NR, NBG, hist, hptr, wmax,
-                      n_nodes, w_level, w_next, w_lat)
+                      rbank, ref_hold, cmdj, hkey, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr,
+                      wmax, n_nodes, w_level, w_next, w_lat)
     dlist[dlist.shape[0] - 1] = 0
 
 
@@ -148,5 +161,5 @@ def request_key(k, m, other, rank, row, fbank, open_row, active, hkey, mkey, mj,
 
 
 #: compiled parts, inlined into the controller loop
-PARTS = jit_twins(globals(), ("mark_dirty", "mark_range", "scan_bounds", "bank_keys",
-                              "update_keys", "request_key"), COMPILED)
+PARTS = jit_twins(globals(), ("mark_dirty", "mark_range", "scan_bounds", "bank_part",
+                              "bank_keys", "update_keys", "request_key"), COMPILED)
