@@ -4,10 +4,10 @@ The loop's parts, one per step of the algorithm of :mod:`archsim.dram.kernel`, e
 Python function over int64 arrays that numba inlines into the loop (``inline="always"``):
 :func:`admit` (arrivals into the read and write queues), :func:`next_mode` (write drain between
 watermarks), :func:`refresh_target` and :func:`refresh_waits` (the refresh due at a rank, and
-whether it waits for queued hits), :func:`request_command` (the command a queued request needs
-now: FR-FCFS, Rixner et al., ISCA 2000, with the row-aware drain of Ramulator 2's active
-buffer), :func:`next_event` (next arrival or refresh deadline), :func:`serve` (a request's
-RD/WR), :func:`update_banks` and :func:`update_refresh` (bank and refresh state on issue).
+whether it waits for queued hits), :func:`next_event` (next arrival or refresh deadline),
+:func:`serve` (a request's RD/WR), :func:`update_banks` and :func:`update_refresh` (bank and
+refresh state on issue). The command each queued request needs now, and its earliest cycle,
+are the scan's (:mod:`archsim.dram.scan`).
 The per-bank and per-rank state rows (``B_*``, ``R_*``) and the controller's command names
 (:data:`CONTROLLER_COMMANDS`, ids ``I_*``) are defined here.
 """

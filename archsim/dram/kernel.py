@@ -34,11 +34,15 @@ Algorithm (FR-FCFS, Rixner et al., ISCA 2000, with next-event time advance):
 
 The loop (:func:`controller_loop`, on state allocated by :func:`controller_kernel`) reads as the
 steps above, each a part of its own: :func:`admit` (arrivals into the queues), :func:`next_mode`
-(write drain), :func:`refresh_target` and :func:`request_command` (the command each refresh or
-request needs now; earliest legal cycles from :func:`archsim.dram.timing.earliest`),
+(write drain), :func:`refresh_target` (the refresh due, its earliest cycle from
+:func:`archsim.dram.timing.earliest`), the FR-FCFS scan of :mod:`archsim.dram.scan` (per-scan
+channel/rank bounds, per-bank keys kept up to date, one integer key per queued request),
 :func:`next_event`, :func:`serve` (a request's RD/WR), :func:`update_banks` and
-:func:`update_refresh` (bank and refresh state on issue); the timing tables are updated with
-:func:`archsim.dram.timing.record`, shared with the PIM scheduler. Command ids are not written
+:func:`update_refresh` (bank and refresh state on issue), all but the scan in
+:mod:`archsim.dram.bookkeeping`; the timing tables are updated with
+:func:`archsim.dram.timing.record`, shared with the PIM scheduler. After each issued command
+the banks of its bank group (its rank for PREA and REFab) are marked for their keys to be
+recomputed, as is the bank of each admitted request. Command ids are not written
 into the kernel: the controller's commands are named in :data:`CONTROLLER_COMMANDS` and their ids
 (from the spec's command set) come in the ``ids`` array.
 
