@@ -1,9 +1,9 @@
 """Run a request stream through per-channel FR-FCFS controllers (see :mod:`.kernel`).
 
-:func:`simulate` decodes addresses with numpy (vectorised, before any loop), splits the stream by
-channel (each (pseudo-)channel has its own controller and queues), runs the numba kernel (or the
-Python twin) per channel and gathers cycles, latencies, command counts, energy and, on request,
-the issued-command log for the timing checker.
+:func:`simulate` decodes addresses and splits the stream by channel in one compiled pass
+(:mod:`.split`; each (pseudo-)channel has its own controller and queues), runs the numba kernel
+(or the Python twin) per channel and gathers cycles, latencies, command counts, energy and, on
+request, the issued-command log for the timing checker.
 
 Latency is measured from the cycle a request enters its controller queue (its arrival cycle, or
 later if the queue was full) to the first data beat: ``issue(RD) + nCL`` for reads and
@@ -24,7 +24,7 @@ from .kernel import (CONTROLLER_COMMANDS, LOG_COLS, NPARAM, NSTAT, P_CLOSED, P_H
                      P_LOGCAP, P_NBA, P_NBG, P_NR, P_QSIZE, P_REFI, P_REFIPB, P_REFMODE,
                      P_REFWAIT, P_SAMECYCLE, P_WHI, P_WLO, S_NLOG, S_OPEN_CYCLES, S_STATUS,
                      controller_kernel_nb, controller_kernel_py)
-from .mapping import decode
+from .split import split_requests
 
 
 @dataclass(frozen=True)
@@ -194,17 +194,12 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
             raise ConfigError("request arrival cycles must be >= 0 and non-decreasing")
     if engine not in ("numba", "python"):
         raise ValueError(f"engine must be 'numba' or 'python', not {engine!r}")
-    f = decode(spec, addresses)
-    nch = spec.n_channels
     pcs = spec.org.pseudo_channels
     shared = shared_buses(spec)
-    if shared:   # one controller per channel; its pseudo-channels in the place of ranks
-        f["rank"] = f["channel"] % pcs
-        f["channel"] = f["channel"] // pcs
-        nch = spec.org.channels
-    ch = f["channel"]
-    order = np.argsort(ch.astype(np.int16), kind="stable")
-    bounds = np.searchsorted(ch[order], np.arange(nch + 1))
+    # decoded and split per controller (one per channel with shared buses, its
+    # pseudo-channels in the place of ranks; else one per pseudo-channel)
+    split, order, bounds = split_requests(spec, addresses, is_write, arrival, shared)
+    nch = len(bounds) - 1
     issue = np.full(n, -1, np.int64)
     enq = np.full(n, -1, np.int64)
     names = spec.command_set.names
@@ -217,9 +212,7 @@ def simulate(spec, addresses, is_write, arrival=None, *, log: bool = False,
         idx = order[bounds[c]:bounds[c + 1]]
         if len(idx) == 0:
             continue
-        cols = [np.ascontiguousarray(a[idx]) for a in (arrival, is_write, f["rank"],
-                                                        f["bank_group"], f["bank"], f["row"],
-                                                        f["column"])]
+        cols = split[:, bounds[c]:bounds[c + 1]]   # rows contiguous
         iss, eq, lg, cnt, st = run_channel(spec, *cols, log=log, engine=engine)
         if progress is not None:
             progress.update(len(idx))

@@ -96,12 +96,55 @@ def earliest(cmd, r, g, fb, t0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_le
     return t
 
 
+def rank_bound(cmd, r, t0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next, w_lat):
+    """The channel and rank part of :func:`earliest`: the max of ``t0``, the next-allowed cycles of
+    ``cmd`` at the channel and at rank ``r``, and the rolling windows kept per channel or rank.
+    The same for every bank of the rank, so a scheduler computes it once per scan and command;
+    ``earliest(cmd, r, g, fb, t0, ...) == bank_bound(cmd, r, g, fb, rank_bound(cmd, r, t0, ...),
+    ...)``."""
+    t = t0
+    v = nx[cmd]
+    if v > t:
+        t = v
+    v = nx[(1 + r) * nc + cmd]
+    if v > t:
+        t = v
+    for w in range(w_lat.shape[0]):
+        if w_level[w] <= 1 and w_next[w, cmd] != 0:
+            hi = w * n_nodes + node_id(w_level[w], r, 0, 0, NR, NBG)
+            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+            if v > t:
+                t = v
+    return t
+
+
+def bank_bound(cmd, r, g, fb, t, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next,
+               w_lat):
+    """The bank-group and bank part of :func:`earliest`, on top of ``t`` (from
+    :func:`rank_bound`): the max of ``t``, the next-allowed cycles of ``cmd`` at bank group ``g``
+    and bank ``fb``, and the rolling windows kept per bank group or bank."""
+    v = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    if v > t:
+        t = v
+    v = nx[(1 + NR + NR * NBG + fb) * nc + cmd]
+    if v > t:
+        t = v
+    for w in range(w_lat.shape[0]):
+        if w_level[w] >= 2 and w_next[w, cmd] != 0:
+            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
+            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+            if v > t:
+                t = v
+    return t
+
+
 def record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level, c_next,
            c_lat, w_level, w_prev, w_lat, w_n):
     """Issue ``cmd`` at cycle ``T`` at (``r``, ``g``, ``fb``): raise the next-allowed cycles of
     every rule with ``cmd`` as preceding command and push ``T`` into its rolling windows."""
+    nodes = (0, (1 + r) * nc, (1 + NR + r * NBG + g) * nc, (1 + NR + NR * NBG + fb) * nc)
     for j in range(c_ptr[cmd], c_ptr[cmd + 1]):
-        idx = node_id(c_level[j], r, g, fb, NR, NBG) * nc + c_next[j]
+        idx = nodes[c_level[j]] + c_next[j]
         v = T + c_lat[j]
         if v > nx[idx]:
             nx[idx] = v
@@ -155,4 +198,5 @@ def jit_twins(namespace: dict, names, compiled: dict = None, *, inline: bool = T
 
 
 #: compiled helpers, for the kernels' :func:`jit_twins`
-COMPILED = jit_twins(globals(), ("node_id", "new_state", "earliest", "record", "log_command"))
+COMPILED = jit_twins(globals(), ("node_id", "new_state", "earliest", "rank_bound", "bank_bound",
+                                 "record", "log_command"))

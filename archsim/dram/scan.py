@@ -1,0 +1,165 @@
+"""The FR-FCFS choice among queued requests, one scan of the queues per issued command.
+
+The controller (:mod:`archsim.dram.kernel`) picks, among the commands its queued requests need
+now, the one with the smallest earliest legal cycle, then the smallest class (1 row hit, 2
+other), then the oldest request (first ready, then first come; Rixner et al., ISCA 2000). The
+scan is the hot loop of the simulator (measured: about three quarters of its time on random
+traffic, some 26 queue entries per issued command), so it is written to run without
+data-dependent branches:
+
+* :func:`scan_bounds` computes, once per scan, the parts of every request command's earliest
+  cycle that do not depend on the bank (:func:`archsim.dram.timing.rank_bound`: the channel, the
+  rank, tFAW), per rank and command (ACT, PRE, RD, WR), and the bank (``-1``: every bank,
+  ``-2``: none) a due refresh holds at each rank;
+* :func:`request_key` gives each request one integer, ``4 * cycle + class``, or :data:`INF`
+  when it cannot be served now (its PRE is held back, its bank is being refreshed, or it is a
+  request of the other queue whose row was not opened for it), computed with selects rather
+  than branches; the bank-group and bank next-allowed cycles are read directly (and the
+  per-bank-group or per-bank rolling windows, where a standard has any, through
+  :func:`archsim.dram.timing.bank_bound`).
+
+The scan keeps the first smallest key, which is exactly the smallest (cycle, class) with ties
+to the older request, as before; every result is bit-identical to the branchy scan it replaced
+(golden outputs, twin-vs-numba logs and the independent checker).
+"""
+from __future__ import annotations
+
+from .timing import COMPILED, INF, bank_bound, jit_twins, rank_bound
+
+# the request commands, in the order of a scan's bounds: ACT (closed bank), PRE (conflict),
+# RD (read hit), WR (write hit)
+J_ACT, J_PRE, J_RD, J_WR = range(4)
+NJ = 4
+
+
+def mark_dirty(b, dirty, dlist):
+    """Put bank ``b`` on the list of banks whose keys must be recomputed (``dlist[-1]`` is the
+    list's length)."""
+    if dirty[b] == 0:
+        dirty[b] = 1
+        n = dlist[dlist.shape[0] - 1]
+        dlist[n] = b
+        dlist[dlist.shape[0] - 1] = n + 1
+
+
+def mark_range(lo, hi, dirty, dlist):
+    """Mark banks ``lo .. hi - 1`` dirty."""
+    for b in range(lo, hi):
+        mark_dirty(b, dirty, dlist)
+
+
+def scan_bounds(now, mode, refmode, NR, nbpr, cmdj, ref_due, ref_tgt, ref_hold, bound4, rbank,
+                seen, dirty, dlist, nx, nc, NBG, hist, hptr, wmax, n_nodes, w_level, w_next,
+                w_lat):
+    """Per rank ``r`` and request command ``j``: ``bound4[NJ * r + j]``, 4 x the earliest cycle
+    of command ``cmdj[j]`` at the channel and rank levels (at least ``now``); ``rbank[r]``, the
+    flat bank a due refresh holds (``-1`` the whole rank, ``-2`` none). Banks whose keys depend
+    on what changed since the last scan (the mode; a rank's refresh state, kept in ``seen``)
+    are marked dirty."""
+    if seen[0] != mode:
+        seen[0] = mode
+        mark_range(0, NR * nbpr, dirty, dlist)
+    for r in range(NR):
+        for j in range(NJ):
+            bound4[NJ * r + j] = 4 * rank_bound(cmdj[j], r, now, nx, nc, NR, NBG, hist, hptr,
+                                                wmax, n_nodes, w_level, w_next, w_lat)
+        if refmode != 0 and now >= ref_due[r]:
+            rb = -1 if refmode == 1 else ref_tgt[r]
+        else:
+            rb = -2
+        rbank[r] = rb
+        if seen[1 + 2 * r] != rb or seen[2 + 2 * r] != ref_hold[r]:
+            seen[1 + 2 * r] = rb
+            seen[2 + 2 * r] = ref_hold[r]
+            mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
+
+
+def bank_part(cmd, r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+              w_next, w_lat):
+    """The bank-group and bank part of ``cmd``'s earliest cycle at bank ``b`` (group ``g`` of rank
+    ``r``): :func:`archsim.dram.timing.bank_bound` from 0, its window loop only where the
+    standard has rolling windows per bank group or bank (``deep``)."""
+    if deep:
+        return bank_bound(cmd, r, g, b, 0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+                          w_next, w_lat)
+    u = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    v = nx[(1 + NR + NR * NBG + b) * nc + cmd]
+    return u if u > v else v
+
+
+def bank_keys(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank, ref_hold,
+              cmdj, hkey, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+              w_next, w_lat):
+    """The keys of bank ``b``, without the channel and rank part: ``hkey[m * banks + b]`` for a
+    row hit of queue ``m`` (4 x the bank-group and bank part of RD/WR's earliest cycle, plus the
+    class), ``mkey[b]`` for a request of the served queue that misses (ACT or PRE, ``mj[b]``),
+    :data:`INF` where such a request cannot be served now.
+
+    Bank ``b`` is bank group ``g`` of rank ``r``. The rules (FR-FCFS): RD/WR on a row hit
+    (class 1, or 2 past ``hitcap`` hits since the ACT), ACT on a closed bank, PRE on a conflict
+    (class 2). A conflict PRE is held back while a request the row was opened for waits (either
+    queue: row-aware drain, as Ramulator 2's active buffer) and while the served queue has hits
+    to the open row, up to ``hitcap`` hits since the ACT. A bank (rank) being refreshed takes
+    only row hits, and only while the refresh waits for them.
+    """
+    nbt = mkey.shape[0]
+    rb = rbank[r]
+    refreshing = rb == -1 or rb == b
+    under = hits_since[b] < hitcap
+    cls = 1 if under else 2
+    for m in range(2):
+        if refreshing and ref_hold[r] == 0:
+            hkey[m * nbt + b] = INF
+        else:
+            t = bank_part(cmdj[J_RD + m], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax,
+                          n_nodes, w_level, w_next, w_lat)
+            hkey[m * nbt + b] = 4 * t + cls
+    orow = open_row[b]
+    j = J_ACT if orow < 0 else J_PRE
+    mj[b] = j
+    held = orow >= 0 and (pend_act[b] > 0 or pend[mode, b] > 0 and under)
+    if refreshing or held:
+        mkey[b] = INF
+    else:
+        t = bank_part(cmdj[j], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
+                      w_level, w_next, w_lat)
+        mkey[b] = 4 * t + 2
+
+
+def update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, pend_act, rbank,
+                ref_hold, cmdj, hkey, mkey, mj, dirty, dlist, deep, nx, nc, NR, NBG, hist, hptr,
+                wmax, n_nodes, w_level, w_next, w_lat):
+    """Recompute the keys of the dirty banks that have queued requests (a bank without is
+    marked dirty again when one is admitted) and empty the list; ``brank``/``bgrp``: the rank
+    and bank group of each bank."""
+    n = dlist[dlist.shape[0] - 1]
+    for i in range(n):
+        b = dlist[i]
+        dirty[b] = 0
+        if qcount[b] > 0:
+            bank_keys(b, brank[b], bgrp[b], mode, hitcap, open_row, hits_since, pend, pend_act,
+                      rbank, ref_hold, cmdj, hkey, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr,
+                      wmax, n_nodes, w_level, w_next, w_lat)
+    dlist[dlist.shape[0] - 1] = 0
+
+
+def request_key(k, m, other, rank, row, fbank, open_row, active, hkey, mkey, mj, bound4):
+    """``4 * cycle + class`` of request ``k`` of queue ``m`` (``other``: not the queue being
+    served, whose requests are scanned only for hits to rows opened for them), or :data:`INF`
+    if it cannot be served now: the max of its bank's key and the channel and rank part."""
+    nbt = mkey.shape[0]
+    fb = fbank[k]
+    hit = open_row[fb] == row[k]
+    if other:
+        kb = hkey[m * nbt + fb] if (hit and active[k] != 0) else INF
+        j = J_RD + m
+    else:
+        kb = hkey[m * nbt + fb] if hit else mkey[fb]
+        j = J_RD + m if hit else mj[fb]
+    v = bound4[NJ * rank[k] + j] + (kb & 3)
+    return kb if kb > v else v
+
+
+#: compiled parts, inlined into the controller loop
+PARTS = jit_twins(globals(), ("mark_dirty", "mark_range", "scan_bounds", "bank_part",
+                              "bank_keys", "update_keys", "request_key"), COMPILED)
