@@ -11,10 +11,12 @@ and REFab come in the parameter vector.
 Ranks: the stream's rank count comes in the parameter vector (``I_NR``), and a bit mask
 (``I_WIDE``, bit ``c`` for command id ``c``) names the commands scoped to the whole stream
 (:func:`archsim.pim.commands.pim_command_set` with ``wide``). Such a command is issued at the
-latest :func:`~archsim.dram.timing.earliest` over every rank it covers and
+latest :func:`~archsim.dram.timing.earliest` over every rank and bank group it covers and
 :func:`~archsim.dram.timing.record`-ed on each (an all-bank command over 2 pseudo-channels x 2
 ranks of an HBM3 legacy channel, as AttAcc's); it is logged once, at rank 0, with the
-command's channel scope telling the checker it covers every rank.
+command's channel scope telling the checker it covers every rank. Bank-level rules are looked
+up at bank 0 of each group only, and a rolling window would take one entry per node covered:
+no command of a PIM stream is the preceding command of a bank-level or window rule.
 """
 from __future__ import annotations
 
@@ -73,13 +75,15 @@ def inorder_loop(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat, w
         if (wide >> c) & 1:
             t = now
             for rr in range(NR):
-                v = earliest(c, rr, g, (rr * NBG + g) * NBA + bank[i], now, nx, nc, NR, NBG,
-                             hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
-                if v > t:
-                    t = v
+                for gg in range(NBG):
+                    v = earliest(c, rr, gg, (rr * NBG + gg) * NBA, now, nx, nc, NR, NBG, hist,
+                                 hptr, wmax, n_nodes, w_level, w_next, w_lat)
+                    if v > t:
+                        t = v
             for rr in range(NR):
-                record(c, t, rr, g, (rr * NBG + g) * NBA + bank[i], nx, nc, NR, NBG, hist, hptr,
-                       wmax, n_nodes, c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_lat, w_n)
+                for gg in range(NBG):
+                    record(c, t, rr, gg, (rr * NBG + gg) * NBA, nx, nc, NR, NBG, hist, hptr, wmax,
+                           n_nodes, c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_lat, w_n)
         else:
             t = earliest(c, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
                          w_next, w_lat)
