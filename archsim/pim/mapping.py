@@ -18,6 +18,9 @@ Shipped:
 
 * ``head_per_channel`` (AttAcc): each head in one channel, several tokens of a head per DRAM
   row (:mod:`archsim.pim.head_per_channel`); the context of a head is a GEMV on its channel.
+* ``attacc``: AttAcc's own command stream for the whole step (scores, softmax, context, with
+  its on-die moves and head-level pipelining, :mod:`archsim.pim.attacc_mapping`); needs
+  all-bank commands over a legacy channel (``mapping.allbank_scope: channel``).
 
 The attention context (``V^T p``) is one GEMV per head over all channels under the first two.
 """
@@ -43,6 +46,11 @@ class AttentionMapping:
 
     def context(self, spec, shape: dict, dtype: str):
         """The context result of all heads, or ``None`` for one all-channel GEMV per head."""
+        return None
+
+    def step(self, spec, shape: dict, dtype: str):
+        """The whole step (scores, softmax, context) as one pipelined result, or ``None`` when
+        the mapping places scores and context apart."""
         return None
 
 
@@ -81,6 +89,24 @@ class HeadPerChannel(AttentionMapping):
                                             int(shape["kv_len"]), dtype)
 
 
+@dataclass(frozen=True)
+class AttAccMapping(AttentionMapping):
+    """AttAcc's bank-level mapping and command order for the whole attention step."""
+
+    name: str = "attacc"
+    description: str = "AttAcc's command stream: head per legacy channel, pipelined heads"
+    device_model: bool = False
+
+    def step(self, spec, shape: dict, dtype: str):
+        from ..errors import ConfigError
+        from .attacc_mapping import simulate_attacc
+        if int(shape.get("kv_heads", shape["heads"])) != int(shape["heads"]):
+            raise ConfigError("the attacc mapping models multi-head attention (GPT-3): "
+                              "--kv-heads must equal --heads")
+        return simulate_attacc(spec, int(shape["heads"]), int(shape["head_dim"]),
+                               int(shape["kv_len"]), dtype)
+
+
 #: name -> mapping
 ATTENTION_MAPPINGS: dict = {}
 
@@ -101,3 +127,4 @@ def attention_mapping(name: str) -> Optional[AttentionMapping]:
 register_attention_mapping(AttentionMapping())
 register_attention_mapping(ConcatHeads())
 register_attention_mapping(HeadPerChannel())
+register_attention_mapping(AttAccMapping())
