@@ -53,3 +53,11 @@ def test_channel_scope_needs_something_to_cover(write):
     p = write("p.yaml", "extends: gddr6-aim\nmapping:\n  source: x\n  allbank_scope: channel\n")
     with pytest.raises(ConfigError, match="allbank_scope"):
         load_pim(p)
+
+
+def test_mapping_section_errors_name_file_line_and_key(write, capsys):
+    from archsim.cli import main
+    p = write("p.yaml", "extends: hbm3-attacc\nmapping:\n  source: x\n  allbank_scope: rank\n")
+    assert main(["check", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"archsim: error: {p}:4: mapping.allbank_scope:") and "\n" not in err
