@@ -47,8 +47,8 @@ from ..errors import ConfigError
 from .gemv import make_result, resolve_call, wide_mask
 from .kernel import I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_NR, I_REFAB, I_REFI, I_REFON, I_WIDE
 from .spec import DTYPE_BYTES, PimSpec
-from .window_kernel import (I_MACAB, I_PREA, NPARAM_WINDOW, window_kernel_nb,
-                            window_kernel_py)
+from .window_kernel import (I_BUFFER, I_HITBANK, I_MACAB, I_PREA, NPARAM_WINDOW,
+                            window_kernel_nb, window_kernel_py)
 
 #: the generator's default --maxlen (tokens reserved per head in the address map), kept by
 #: AttAcc's ramulator_wrapper.py, which does not pass it
@@ -57,6 +57,10 @@ MAX_KV_LEN = 4096
 GROUPS_PER_MVSB = 16
 #: byte offset of the values above the keys (gen_trace_attacc_bank.py ``v_offset = 2**23``)
 V_OFFSET_BYTES = 1 << 23
+#: requests AttAcc's controller sees per channel, barriers included: Ramulator 2 (commit
+#: b7c70275, which AttAcc's set_pim_ramulator.sh checks out) src/base/request.h ``ReqBuffer``,
+#: ``max_size = 32`` with ``enqueue`` accepting while ``size() <= max_size``
+REQUEST_BUFFER = 33
 
 MAC, WRGB, MVSB, MVGB, SFM = range(5)
 KINDS = ("MACAB", "WRGB", "MVSB", "MVGB", "SFM")
@@ -200,27 +204,38 @@ def attacc_trace(pim: PimSpec, H: int, d: int, L: int, dtype: str) -> list:
 
 def channel_stream(pim: PimSpec, rows: list, channel: int):
     """One channel's stream for :mod:`archsim.pim.window_kernel`: the channel's commands in
-    order, an ACTAB (after a PREA when a row is open) before a MACAB on a new row."""
+    order, an ACTAB (after a PREA when a row is open) before a MACAB on a new row; each with its
+    request position, barriers (sent to every channel) counted as requests."""
     ids = pim.command_set.id
     S = pim.dram.org.ranks
     kind_id = [ids[k] for k in KINDS]
     out = []
+    bars = []
     open_row = -1
+    q = 0
+    last_w = 0
     for kind, ch, r, g, b, row, w in rows:
+        if w > last_w:                      # barriers passed since this channel's last request
+            bars.extend(range(q, q + w - last_w))
+            q += w - last_w
+            last_w = w
         if ch != channel:
             continue
         if kind == MAC:
             if row != open_row:
                 if open_row >= 0:
-                    out.append((ids["PREA"], 0, 0, 0, open_row, 0, w))
-                out.append((ids["ACTAB"], 0, 0, 0, row, 0, w))
+                    out.append((ids["PREA"], 0, 0, 0, open_row, 0, w, q))
+                out.append((ids["ACTAB"], 0, 0, 0, row, 0, w, q))
                 open_row = row
-            out.append((kind_id[MAC], 0, 0, 0, row, 0, w))
+            out.append((kind_id[MAC], 0, 0, 0, row, 0, w, q))
         else:
             # folded ranks: pseudo-channel 0, stack ID r (AttAcc addresses pCH 0 only)
-            out.append((kind_id[kind], r % S, g, b, -1, 1, w))
-    a = np.array(out, np.int64).reshape(-1, 7)
-    return tuple(np.ascontiguousarray(a[:, k]) for k in range(7))
+            out.append((kind_id[kind], r % S, g, b, -1, 1, w, q))
+        q += 1
+    a = np.array(out, np.int64).reshape(-1, 8)
+    isbar = np.zeros(q, np.int64)
+    isbar[np.array(bars, np.int64)] = 1
+    return tuple(np.ascontiguousarray(a[:, k]) for k in range(8)) + (isbar,)
 
 
 def run_window_stream(pim: PimSpec, dtype: str, stream, *, log=False, engine="numba"):
@@ -243,6 +258,8 @@ def run_window_stream(pim: PimSpec, dtype: str, stream, *, log=False, engine="nu
         prm[I_WIDE] = wide_mask(pim)
         prm[I_PREA] = cs.id["PREA"]
         prm[I_MACAB] = cs.id["MACAB"]
+        prm[I_HITBANK] = 0      # AttAcc's MACABs address pCH 0, rank 0, bank group 0, bank 0
+        prm[I_BUFFER] = REQUEST_BUFFER
         logarr = np.zeros((max(cap, 1), LOG_COLS), np.int64)
         counts = np.zeros(len(cs), np.int64)
         stats = np.zeros(2, np.int64)

@@ -130,3 +130,47 @@ def test_cli_and_refusals(capsys):
     assert main(["pim-attention", "gddr6-aim", "--heads", "4", "--head-dim", "128",
                  "--kv-len", "256", "--mapping", "attacc"]) == 2
     assert math.isfinite(out["energy_pj"])
+
+
+def _stream(pim, items):
+    """A one-channel two-lane stream from ``(command, rank, bank group, bank, row, window)``;
+    request positions in order (an ACTAB shares the next MACAB's), no barriers."""
+    import numpy as np
+    ids = pim.command_set.id
+    rows, q = [], 0
+    for name, r, g, b, row, w in items:
+        lane = 0 if name in ("ACTAB", "PREA", "MACAB") else 1
+        rows.append((ids[name], r, g, b, row, lane, w, q))
+        if name not in ("ACTAB", "PREA"):
+            q += 1
+    a = np.array(rows, np.int64)
+    return tuple(np.ascontiguousarray(a[:, k]) for k in range(8)) + (np.zeros(q, np.int64),)
+
+
+def _order(pim, items):
+    from archsim.pim.attacc_mapping import run_window_stream
+    _end, _counts, log = run_window_stream(pim, "fp16", _stream(pim, items), log=True)
+    return [(int(c), pim.command_set.names[int(k)], int(r), int(g)) for c, k, r, g in
+            zip(log[:, 0], log[:, 1], log[:, 2], log[:, 3])]
+
+
+def test_a_move_for_the_macs_bank_waits_for_them_others_do_not():
+    """AttAcc's scheduler prefers row hits: a ready move addressed to the bank of pending MACABs
+    on the open row is passed over; a move to another bank goes between the MACABs."""
+    pim = load_pim("hbm3-attacc-npc")
+    order = _order(pim, [("ACTAB", 0, 0, 0, 5, 0)] + [("MACAB", 0, 0, 0, 5, 0)] * 6 +
+                   [("MVSB", 0, 0, 0, -1, 0), ("MVSB", 1, 2, 0, -1, 0)])
+    names = [n for _c, n, _r, _g in order]
+    assert names.index("MVSB") < names.index("MACAB")            # the other bank's, at once
+    last_mac = max(i for i, n in enumerate(names) if n == "MACAB")
+    held = [i for i, (_c, n, r, g) in enumerate(order) if n == "MVSB" and (r, g) == (0, 0)]
+    assert held == [last_mac + 1]
+
+
+def test_requests_beyond_the_33_in_the_buffer_wait():
+    """The controller sees 33 requests: a move behind 40 MACABs issues only once 8 have left."""
+    pim = load_pim("hbm3-attacc-npc")
+    order = _order(pim, [("ACTAB", 0, 0, 0, 5, 0)] + [("MACAB", 0, 0, 0, 5, 0)] * 40 +
+                   [("MVGB", 1, 3, 0, -1, 0)])
+    names = [n for _c, n, _r, _g in order]
+    assert names.index("MVGB") == 1 + 8        # after the ACTAB and the 8th MACAB
