@@ -271,7 +271,8 @@ class PimSpec:
         return self.constraints_for(self.config.mac.dtype)[1]
 
     def energy_table(self, dtype: str) -> EnergyTable:
-        """Per-command energy (pJ) of the all-bank commands, from the DRAM IDD table."""
+        """Per-command energy (pJ) of the all-bank commands, from the DRAM IDD table; REFab
+        and the background per stream (every rank the stream covers)."""
         base = energy_table(self.dram)
         nb = self.banks_per_rank
         per = dict(base.per_command_pj)
@@ -288,8 +289,13 @@ class PimSpec:
         # (it includes the path to the pins), like the default MACAB column reads; the softmax
         # unit has no energy figure here: SFM is counted, unpriced (see archsim.pim.attacc_mapping)
         per["MVSB"] = per["MVGB"] = base.per_command_pj["RD"]
-        return EnergyTable(per, base.act_standby_pj_per_cycle, base.pre_standby_pj_per_cycle,
-                           base.io_pj_per_bit, base.bits_per_access, mac_pj)
+        # a stream covers stream_ranks (pseudo-channel, rank) pairs: a REFab refreshes each, and
+        # each draws its own standby current (the DRAM core's background is per rank)
+        k = self.stream_ranks
+        per["REFab"] = base.per_command_pj["REFab"] * k
+        return EnergyTable(per, base.act_standby_pj_per_cycle * k,
+                           base.pre_standby_pj_per_cycle * k, base.io_pj_per_bit,
+                           base.bits_per_access, mac_pj)
 
 
 #: (spec key, dtype) -> (timings, constraints, tables): derived data, never mutated

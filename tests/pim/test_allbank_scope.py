@@ -61,3 +61,18 @@ def test_mapping_section_errors_name_file_line_and_key(write, capsys):
     assert main(["check", str(p)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"archsim: error: {p}:4: mapping.allbank_scope:") and "\n" not in err
+
+
+def test_a_stream_draws_the_standby_and_refresh_energy_of_every_rank_it_covers():
+    """16 streams of 2 pseudo-channels x 2 stack IDs: background and REFab energy are those of
+    4 (pseudo-channel, stack ID) pairs per stream, as the DRAM core prices each rank."""
+    from archsim.dram.energy import energy_table
+    pim = load_pim("hbm3-attacc")
+    base, t = energy_table(pim.dram), pim.energy_table("fp16")
+    assert t.pre_standby_pj_per_cycle == pytest.approx(4 * base.pre_standby_pj_per_cycle)
+    assert t.act_standby_pj_per_cycle == pytest.approx(4 * base.act_standby_pj_per_cycle)
+    assert t.per_command_pj["REFab"] == pytest.approx(4 * base.per_command_pj["REFab"])
+    assert t.per_command_pj["ACTAB"] == pytest.approx(64 * base.per_command_pj["ACT"])
+    one = load_pim("pim_gpt_gddr6")          # one rank per stream: unchanged
+    assert one.energy_table("bf16").pre_standby_pj_per_cycle == \
+        pytest.approx(energy_table(one.dram).pre_standby_pj_per_cycle)
