@@ -19,17 +19,18 @@ MVSB, MVGB and SFM are AttAcc's on-die moves (scale-snu/attacc_simulator at comm
 ``pim_ramulator_src/HBM3-PIM.cpp``, "Data Movement" rules): they share the data path of WRGB
 (``nBL`` between any two of them on a pseudo-channel, ``nCCD_S`` on a rank, ``nCCD_L`` on a bank
 group; archsim keeps the pseudo-channel ``nBL`` and the bank-group ``nCCD_L`` rules: the rank
-``nCCD_S`` rule equals ``nBL`` on HBM3) and have *no* rule against MACAB, ACTAB or PREA: "These can be executed simultaneously
-with MACAB ... because their data paths are different". archsim has no pseudo-channel level
-inside a stream, so the ``nBL`` rule sits on the stream (a legacy channel under a channel-wide
-all-bank scope): exact when, as in AttAcc's command stream, every move goes to pseudo-channel 0.
-SFM takes no other time in that standard (its trace generator's comment "SFM: 16tCK" is not a
-timing rule there).
+``nCCD_S`` rule equals ``nBL`` on HBM3) and have *no* rule against MACAB, ACTAB or PREA: "These
+can be executed simultaneously with MACAB ... because their data paths are different". archsim
+has no pseudo-channel level inside a stream, so the ``nBL`` rule sits on the stream (a legacy
+channel under a channel-wide all-bank scope): exact when, as in AttAcc's command stream, every
+move goes to pseudo-channel 0. SFM takes no other time in that standard (its trace generator's
+comment "SFM: 16tCK" is not a timing rule there).
 
-All-bank scope (:func:`pim_command_set` with ``wide``): under a channel-wide scope ACTAB, MACAB,
-PREA, REFab and SFM cover every rank of the stream (AttAcc: 2 pseudo-channels x 2 ranks of a
-legacy channel; HBM3-PIM.cpp scopes MACAB and PREA to the channel); the in-order kernel then
-takes the latest ``earliest`` over those ranks and records the command on each.
+All-bank scope (:func:`pim_command_set` with ``wide``): under a channel-wide scope ACTAB,
+MACAB, PREA and REFab (and the channel-scoped WRGB, RDMAC and SFM) cover every rank of the
+stream (AttAcc: 2 pseudo-channels x 2 ranks of a legacy channel; HBM3-PIM.cpp scopes MACAB and
+PREA to the channel); the in-order kernel then takes the latest ``earliest`` over those ranks
+and records the command on each.
 
 :func:`pim_command_set` appends them to a standard's :class:`~archsim.dram.standards.CommandSet`
 (DRAM ids unchanged); :data:`PIM_RULES` are added to the standard's rules, in the same
