@@ -24,6 +24,13 @@ all-bank commands cover a legacy channel (``mapping.allbank_scope: channel``):
   window count the remainder of the next head's query writes is dropped (WR_GB 1,032 instead of
   1,040 at L = 2064); the second head's context phase repeats the first head's commands (same
   counts and rows).
+* **As published or complete**: ``as_published=True`` (the ``attacc`` mapping) keeps the three
+  generator choices above, to reproduce AttAcc's figures; with long contexts its integer stride
+  drops more (stride 0, every interleaved query write of the pair's second head, once a head has
+  more score windows than query writes: L > 32,768 for GPT-3), which the result reports
+  (:func:`published_shortfall`). ``as_published=False`` (the ``attacc_complete`` mapping) issues
+  every query write and MVGB (the stride rounded up), no dummy MACABs, and each head's own
+  context rows.
 * **Rows**: AttAcc's addresses, keys of round ``i`` at ``i x ceil(Lmax d / (R n_bg n_bank))``
   bytes (``Lmax`` = 4096, the generator's default ``--maxlen``, which its wrapper keeps), values
   ``2^23`` bytes above; one ACTAB per new row (PREA first when one is open), as its controller
@@ -151,27 +158,35 @@ def _strided(lst, j, first, stride):
     return lst[a:a + stride]
 
 
-def attacc_trace(pim: PimSpec, H: int, d: int, L: int, dtype: str) -> list:
+def _stride(n: int, windows: int, as_published: bool) -> int:
+    """Entries of a list of ``n`` interleaved into each of ``windows`` windows: the generator's
+    ``int(n / windows)`` (drops the remainder), or rounded up so that none is dropped."""
+    return int(n / windows) if as_published else -(-n // windows)
+
+
+def attacc_trace(pim: PimSpec, H: int, d: int, L: int, dtype: str,
+                 as_published: bool = True) -> list:
     """AttAcc's command order for ``H`` heads (see the module docstring): rows of ``(kind,
-    channel, rank, bank group, bank, row, window)``."""
+    channel, rank, bank group, bank, row, window)``; ``as_published`` keeps the generator's
+    dummy MACABs, dropped interleaved writes and repeated context."""
     heads, nk = _lists(pim, H, d, L, dtype)
     tr = _Trace()
     n = len(heads)
     for i in range(0, n - 1, 2):
         h0, h1 = heads[i], heads[i + 1]
         tr.add(h0["wr"])
-        if i == 0:
+        if i == 0 and as_published:
             tr.add([g for g in h0["mac"][0]][:h0["valid"]])    # the "dummy" MACs
         tr.barrier()
         length = len(h0["mvsb"])
-        stride = int(len(h1["wr"]) / length)
+        stride = _stride(len(h1["wr"]), length, as_published)
 
         def wr1(j, ln, h1=h1, stride=stride):
             if j < ln:
                 tr.add(_strided(h1["wr"], j, 0, stride))
         _score_windows(tr, h0, wr1)
         half = length // 2
-        stride0 = int(len(h0["mvgb"]) / math.ceil(length / 2))
+        stride0 = _stride(len(h0["mvgb"]), math.ceil(length / 2), as_published)
 
         def sfm_mvgb0(j, ln, h0=h0, half=half, stride0=stride0):
             if j == 0:
@@ -181,7 +196,7 @@ def attacc_trace(pim: PimSpec, H: int, d: int, L: int, dtype: str) -> list:
         _score_windows(tr, h1, sfm_mvgb0)
         clen = len(h0["cmac"])
         chalf = clen // 2
-        stride1 = int(len(h1["mvgb"]) / math.ceil(clen / 2))
+        stride1 = _stride(len(h1["mvgb"]), math.ceil(clen / 2), as_published)
 
         def sfm_mvgb1(j, ln, h1=h1, chalf=chalf, stride1=stride1):
             if j == 0:
@@ -189,7 +204,8 @@ def attacc_trace(pim: PimSpec, H: int, d: int, L: int, dtype: str) -> list:
             if j < ln and j >= chalf:
                 tr.add(_strided(h1["mvgb"], j, chalf, stride1))
         _context_windows(tr, h0, sfm_mvgb1)
-        _context_windows(tr, h0, lambda j, ln: None)   # "Head1: Context" repeats head 0's
+        # the generator's "Head1: Context" repeats head 0's commands (same counts, head 0's rows)
+        _context_windows(tr, h0 if as_published else h1, lambda j, ln: None)
     if n % 2:
         h = heads[-1]
         tr.add(h["wr"])
@@ -279,23 +295,39 @@ def _check(pim: PimSpec, H: int, d: int, L: int) -> None:
         raise ConfigError(f"heads, head dim and KV length must be positive, got {H}, {d}, {L}")
 
 
-def _streams(pim, H, d, L, dtype):
-    rows = attacc_trace(pim, H, d, L, dtype)
+def _streams(pim, H, d, L, dtype, as_published=True):
+    rows = attacc_trace(pim, H, d, L, dtype, as_published)
     return [channel_stream(pim, rows, c) for c in range(min(H, pim.n_channels))]
 
 
+def published_shortfall(pim, heads: int, head_dim: int, kv_len: int,
+                        dtype: Optional[str] = None) -> dict:
+    """Commands of AttAcc's generator as published minus those of the complete stream, per
+    command (WRGB and MVGB negative where its integer stride drops interleaved writes and
+    moves; MACAB +16 for its dummy MACs); only nonzero entries."""
+    pim, dtype, _n = resolve_call(pim, dtype, None)
+    H, d, L = int(heads), int(head_dim), int(kv_len)
+    _check(pim, H, d, L)
+    diff = {}
+    for sign, pub in ((1, True), (-1, False)):
+        for row in attacc_trace(pim, H, d, L, dtype, pub):
+            diff[KINDS[row[0]]] = diff.get(KINDS[row[0]], 0) + sign
+    return {k: v for k, v in diff.items() if v}
+
+
 def simulate_attacc(pim, heads: int, head_dim: int, kv_len: int, dtype: Optional[str] = None,
-                    *, engine: str = "numba"):
+                    *, engine: str = "numba", as_published: bool = True):
     """One decode step's attention (scores, softmax, context) of ``heads`` heads under AttAcc's
     mapping; a :class:`~archsim.pim.gemv.GemvResult` (``macs`` = 2 H L d) whose ``commands``
-    include MVSB, MVGB and SFM."""
+    include MVSB, MVGB and SFM. ``as_published`` keeps the generator's choices (module
+    docstring); ``False`` gives the complete stream."""
     pim, dtype, _n = resolve_call(pim, dtype, None)
     H, d, L = int(heads), int(head_dim), int(kv_len)
     _check(pim, H, d, L)
     counts = np.zeros(len(pim.command_set), np.int64)
     end = 0
     seen = {}
-    for st in _streams(pim, H, d, L, dtype):
+    for st in _streams(pim, H, d, L, dtype, as_published):
         key = b"".join(a.tobytes() for a in st)
         hit = seen.get(key)
         if hit is None:
@@ -306,13 +338,15 @@ def simulate_attacc(pim, heads: int, head_dim: int, kv_len: int, dtype: Optional
 
 
 def attacc_command_log(pim, heads: int, head_dim: int, kv_len: int,
-                       dtype: Optional[str] = None, *, engine: str = "numba") -> CommandLog:
+                       dtype: Optional[str] = None, *, engine: str = "numba",
+                       as_published: bool = True) -> CommandLog:
     """Issued-command log of :func:`simulate_attacc` (every channel), for
     :func:`archsim.dram.checker.check_log`."""
     pim, dtype, _n = resolve_call(pim, dtype, None)
     _check(pim, int(heads), int(head_dim), int(kv_len))
     parts = []
-    for c, st in enumerate(_streams(pim, int(heads), int(head_dim), int(kv_len), dtype)):
+    streams = _streams(pim, int(heads), int(head_dim), int(kv_len), dtype, as_published)
+    for c, st in enumerate(streams):
         _cyc, _cnt, lg = run_window_stream(pim, dtype, st, log=True, engine=engine)
         parts.append(np.column_stack([lg, np.full(len(lg), c, np.int64)]))
     a = np.concatenate(parts)

@@ -19,8 +19,12 @@ Shipped:
 * ``head_per_channel`` (AttAcc): each head in one channel, several tokens of a head per DRAM
   row (:mod:`archsim.pim.head_per_channel`); the context of a head is a GEMV on its channel.
 * ``attacc``: AttAcc's own command stream for the whole step (scores, softmax, context, with
-  its on-die moves and head-level pipelining, :mod:`archsim.pim.attacc_mapping`); needs
-  all-bank commands over a legacy channel (``mapping.allbank_scope: channel``).
+  its on-die moves and head-level pipelining, :mod:`archsim.pim.attacc_mapping`) as its
+  generator publishes it (dummy MACs, interleaved writes its integer stride drops, a repeated
+  context; the shortfall is reported); needs all-bank commands over a legacy channel
+  (``mapping.allbank_scope: channel``).
+* ``attacc_complete``: the same layout and order with every query write and move issued, no
+  dummy MACs and each head's own context.
 
 The attention context (``V^T p``) is one GEMV per head over all channels under the first two.
 """
@@ -94,8 +98,11 @@ class AttAccMapping(AttentionMapping):
     """AttAcc's bank-level mapping and command order for the whole attention step."""
 
     name: str = "attacc"
-    description: str = "AttAcc's command stream: head per legacy channel, pipelined heads"
+    description: str = ("AttAcc's command stream as its generator publishes it: head per "
+                        "legacy channel, pipelined heads")
     device_model: bool = False
+    #: keep the generator's dummy MACs, dropped interleaved writes and repeated context
+    as_published: bool = True
 
     def step(self, spec, shape: dict, dtype: str):
         from ..errors import ConfigError
@@ -104,7 +111,25 @@ class AttAccMapping(AttentionMapping):
             raise ConfigError("the attacc mapping models multi-head attention (GPT-3): "
                               "--kv-heads must equal --heads")
         return simulate_attacc(spec, int(shape["heads"]), int(shape["head_dim"]),
-                               int(shape["kv_len"]), dtype)
+                               int(shape["kv_len"]), dtype, as_published=self.as_published)
+
+    def shortfall(self, spec, shape: dict, dtype: str) -> dict:
+        """Commands as published minus the complete stream's (empty when complete)."""
+        if not self.as_published:
+            return {}
+        from .attacc_mapping import published_shortfall
+        return published_shortfall(spec, int(shape["heads"]), int(shape["head_dim"]),
+                                   int(shape["kv_len"]), dtype)
+
+
+@dataclass(frozen=True)
+class AttAccComplete(AttAccMapping):
+    """AttAcc's layout and order with nothing dropped or repeated."""
+
+    name: str = "attacc_complete"
+    description: str = ("AttAcc's layout and order, every query write and move issued, each "
+                        "head's own context")
+    as_published: bool = False
 
 
 #: name -> mapping
@@ -128,3 +153,4 @@ register_attention_mapping(AttentionMapping())
 register_attention_mapping(ConcatHeads())
 register_attention_mapping(HeadPerChannel())
 register_attention_mapping(AttAccMapping())
+register_attention_mapping(AttAccComplete())

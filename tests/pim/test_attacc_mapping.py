@@ -174,3 +174,33 @@ def test_requests_beyond_the_33_in_the_buffer_wait():
                    [("MVGB", 1, 3, 0, -1, 0)])
     names = [n for _c, n, _r, _g in order]
     assert names.index("MVGB") == 1 + 8        # after the ACTAB and the 8th MACAB
+
+
+def test_the_complete_stream_issues_every_write_and_move_and_no_dummy_macs():
+    """``attacc_complete``: AttAcc's layout and order without the generator's choices, so the
+    counts are the layout's own: per head 8 query WRGBs, 2 ceil(L/16) MACABs for the scores and
+    again for the context, 8 ceil(L/256) MVGBs, one SFM (L = 2064: the published stream drops 8
+    WRGBs and 8 MVGBs to its integer stride)."""
+    L = 2064
+    res = simulate_attacc("hbm3-attacc-npc", H, D, L, as_published=False)
+    groups = -(-L // 16)
+    assert {k: res.commands[k] for k in ("MACAB", "WRGB", "MVGB", "SFM")} == {
+        "MACAB": H * 4 * groups, "WRGB": H * 8, "MVGB": H * 8 * -(-L // 256), "SFM": H}
+    out = attention_step("hbm3-attacc-npc", H, D, L, mapping="attacc")
+    assert out["as_published_minus_complete"] == {"MACAB": 16, "WRGB": -8, "MVGB": -8}
+    assert "as_published_minus_complete" not in attention_step(
+        "hbm3-attacc-npc", H, D, L, mapping="attacc_complete")
+
+
+def test_long_contexts_drop_every_interleaved_query_write_as_published():
+    """Once a head has more score windows (ceil(ceil(L/16)/16)) than query writes (8 x 16
+    channels = 128), the generator's stride int(128 / windows) is 0: the second head of a pair
+    of rounds gets none of its query (32 heads = one pair: 128 writes missing at L = 32,784,
+    129 windows); the first head's 16 x 8 x 129 = 16,512 MVGBs over ceil(129 / 2) = 65 windows
+    lose 16,512 - 65 x 254 = 2. The complete stream issues them all and passes the checker."""
+    from archsim.pim.attacc_mapping import published_shortfall
+    assert published_shortfall("hbm3-attacc-npc", 32, D, 32784) == {
+        "MACAB": 16, "WRGB": -128, "MVGB": -(16 * 8 * 129 - 65 * (16 * 8 * 129 // 65))}
+    pim = load_pim("hbm3-attacc")
+    log = attacc_command_log(pim, 18, 128, 512, as_published=False)
+    assert check_log(pim, log) == []
