@@ -34,7 +34,7 @@ def _add(total: dict, res, count: int) -> None:
 
 
 def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
-                   kv_heads: Optional[int] = None, mapping: str = "per_head",
+                   kv_heads: Optional[int] = None, mapping: Optional[str] = None,
                    dtype: Optional[str] = None, channels: Optional[int] = None) -> dict:
     """Cycles, command counts and energy of one decode step's attention (module docstring).
 
@@ -42,7 +42,11 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
     -------
     dict
         ``cycles``, ``time_ns``, ``energy_pj``, ``commands`` of the whole step, and the same
-        keys under ``scores`` and ``context``, plus ``mapping`` (the one the scores used).
+        keys under ``scores`` and ``context``, plus ``mapping`` (the one the scores used). A
+        mapping that pipelines the whole step (``attacc``) has ``scores`` and ``context``
+        ``None`` (its heads' phases overlap), and ``unpriced`` lists counted commands without
+        an energy figure. ``mapping`` defaults to the PIM config's ``mapping.attention``, else
+        ``per_head``.
     """
     from .gemv import simulate_gemv     # numba: imported when a step is simulated
     from .spec import load_pim
@@ -53,6 +57,9 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
                           f"{heads}, {head_dim}, {kv_len}, {kv_heads}")
     if heads % kv_heads:
         raise ConfigError(f"--heads {heads} must be a multiple of --kv-heads {kv_heads}")
+    if mapping is None:
+        cm = pim.config.mapping
+        mapping = cm.attention if cm is not None and cm.attention else "per_head"
     m = attention_mapping(mapping)
     if m is None:
         raise ConfigError(f"unknown attention mapping {mapping!r}; expected one of "
@@ -63,6 +70,14 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
     def empty():
         return {"cycles": 0, "energy_pj": 0.0, "commands": {}}
 
+    whole = m.step(pim, shape, dtype) if channels is None else None
+    if whole is not None:
+        out = _whole_step(pim, m.name, shape, dtype, whole)
+        short = m.shortfall(pim, shape, dtype) if hasattr(m, "shortfall") else {}
+        if short:
+            # the generator as published: say what it leaves out or adds (never silently)
+            out["as_published_minus_complete"] = short
+        return out
     scores, context = empty(), empty()
     multi = m.scores(pim, shape, dtype) if channels is None else None
     if multi is not None:
@@ -93,6 +108,17 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
     return out
 
 
+def _whole_step(pim, name: str, shape: dict, dtype: str, res) -> dict:
+    """The output of a mapping that pipelines the whole step into one result."""
+    table = pim.energy_table(dtype).per_command_pj
+    out = {"pim": pim.name, "mapping": name, **shape, "dtype": dtype,
+           "cycles": res.cycles, "time_ns": res.cycles * pim.tck_s * 1e9,
+           "energy_pj": res.energy.total_pj, "commands": dict(res.commands),
+           "scores": None, "context": None,
+           "unpriced": sorted(k for k in res.commands if k not in table)}
+    return out
+
+
 def _pim_attention(args) -> int:
     out = attention_step(args.pim, args.heads, args.head_dim, args.kv_len,
                          kv_heads=args.kv_heads, mapping=args.mapping, dtype=args.dtype,
@@ -104,9 +130,18 @@ def _pim_attention(args) -> int:
           f"({out['kv_heads']} KV) x {out['head_dim']}, KV length {out['kv_len']}, "
           f"scores mapping {out['mapping']}")
     for label, part in (("scores", out["scores"]), ("context", out["context"]), ("total", out)):
+        if part is None:
+            continue
         cmds = ", ".join(f"{k} {v}" for k, v in sorted(part["commands"].items()))
         print(f"  {label:8} {part['cycles']:>10} cycles  {part['time_ns']:>12.1f} ns  "
               f"{part['energy_pj'] / 1e6:>10.3f} uJ  {cmds}")
+    if out.get("unpriced"):
+        print(f"  energy leaves out {', '.join(out['unpriced'])} (counted, no energy figure)")
+    if out.get("as_published_minus_complete"):
+        diff = ", ".join(f"{k} {v:+d}" for k, v in sorted(out["as_published_minus_complete"]
+                                                          .items()))
+        print(f"  AttAcc's generator as published, against the complete stream: {diff} "
+              "(--mapping attacc_complete issues them all)")
     return 0
 
 
@@ -120,8 +155,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--head-dim", type=int, required=True)
     p.add_argument("--kv-len", type=int, required=True, help="tokens in the KV cache")
     p.add_argument("--kv-heads", type=int, help="KV heads (default: --heads)")
-    p.add_argument("--mapping", default="per_head",
-                   help=f"scores mapping: {', '.join(sorted(ATTENTION_MAPPINGS))}")
+    p.add_argument("--mapping", default=None,
+                   help=f"attention mapping: {', '.join(sorted(ATTENTION_MAPPINGS))} (default: "
+                   "the PIM config's mapping.attention, else per_head)")
     p.add_argument("--dtype", help="default: the MAC units' dtype")
     p.add_argument("--channels", type=int, help="channels used (per_head only; default all)")
     p.add_argument("--json", action="store_true", help="print JSON")

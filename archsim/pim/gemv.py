@@ -31,8 +31,8 @@ from ..dram.controller import CommandLog
 from ..dram.energy import EnergyReport
 from ..dram.timing import LOG_COLS
 from ..errors import ConfigError
-from .kernel import (I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_REFAB, I_REFI, I_REFON, NPARAM,
-                     inorder_kernel_nb, inorder_kernel_py)
+from .kernel import (I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_NR, I_REFAB, I_REFI, I_REFON, I_WIDE,
+                     NPARAM, inorder_kernel_nb, inorder_kernel_py)
 from .spec import DTYPE_BYTES, PimSpec, load_pim
 
 __all__ = ["GemvResult", "gemv_layout", "gemv_stream", "stream_arrays", "run_stream",
@@ -133,6 +133,8 @@ def run_stream(pim: PimSpec, dtype: str, cmd, rank, bg, bank, row, *, log=False,
         prm[I_LOGCAP] = cap
         prm[I_ACTAB] = cs.id["ACTAB"]
         prm[I_REFAB] = cs.id["REFab"]
+        prm[I_NR] = pim.org.ranks
+        prm[I_WIDE] = wide_mask(pim)
         logarr = np.zeros((max(cap, 1), LOG_COLS), np.int64)
         counts = np.zeros(len(cs), np.int64)
         stats = np.zeros(2, np.int64)
@@ -140,6 +142,13 @@ def run_stream(pim: PimSpec, dtype: str, cmd, rank, bg, bank, row, *, log=False,
         if not log or stats[1] <= cap:
             return int(stats[0]), counts, (logarr[: stats[1]] if log else None)
         cap = int(stats[1])
+
+
+def wide_mask(pim: PimSpec) -> int:
+    """Bit mask of the command ids scoped to the whole stream (every rank it covers)."""
+    if pim.org.ranks == 1:
+        return 0
+    return sum(1 << i for i, c in enumerate(pim.command_set.commands) if c.scope == "channel")
 
 
 _MEMO: dict = {}

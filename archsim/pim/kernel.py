@@ -7,13 +7,23 @@ refresh (REFab, tRFC) is inserted every nREFI, at the next row boundary (before 
 banks are closed). The timing state and its update are the DRAM controller's
 (:mod:`archsim.dram.timing`), on the constraint tables of the PIM command set; the ids of ACTAB
 and REFab come in the parameter vector.
+
+Ranks: the stream's rank count comes in the parameter vector (``I_NR``), and a bit mask
+(``I_WIDE``, bit ``c`` for command id ``c``) names the commands scoped to the whole stream
+(:func:`archsim.pim.commands.pim_command_set` with ``wide``). Such a command is issued at the
+latest :func:`~archsim.dram.timing.earliest` over every rank and bank group it covers and
+:func:`~archsim.dram.timing.record`-ed on each (an all-bank command over 2 pseudo-channels x 2
+ranks of an HBM3 legacy channel, as AttAcc's); it is logged once, at rank 0, with the
+command's channel scope telling the checker it covers every rank. Bank-level rules are looked
+up at bank 0 of each group only, and a rolling window would take one entry per node covered:
+no command of a PIM stream is the preceding command of a bank-level or window rule.
 """
 from __future__ import annotations
 
 from ..dram.timing import COMPILED, earliest, jit_twins, log_command, new_state, record
 
-I_NBG, I_NBA, I_REFON, I_REFI, I_LOGCAP, I_ACTAB, I_REFAB = range(7)
-NPARAM = 7
+I_NBG, I_NBA, I_REFON, I_REFI, I_LOGCAP, I_ACTAB, I_REFAB, I_NR, I_WIDE = range(9)
+NPARAM = 9
 
 
 def inorder_kernel(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat,
@@ -22,7 +32,9 @@ def inorder_kernel(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat,
 
     ``stats[0]`` = cycle after the last command, ``stats[1]`` = commands issued (incl. refresh).
     """
-    NR = 1
+    NR = prm[I_NR]
+    if NR < 1:
+        NR = 1
     for i in range(rank.shape[0]):
         if rank[i] + 1 > NR:
             NR = rank[i] + 1
@@ -45,6 +57,7 @@ def inorder_loop(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat, w
     nrefi = prm[I_REFI]
     actab = prm[I_ACTAB]
     refab = prm[I_REFAB]
+    wide = prm[I_WIDE]
     nc = c_ptr.shape[0] - 1
     ref_due = nrefi
     now = 0
@@ -59,10 +72,23 @@ def inorder_loop(cmd, rank, bg, bank, row, prm, c_ptr, c_level, c_next, c_lat, w
         is_ref = refon != 0 and c == actab and now >= ref_due
         if is_ref:
             c = refab
-        t = earliest(c, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
-                     w_next, w_lat)
-        record(c, t, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level, c_next,
-               c_lat, w_level, w_prev, w_lat, w_n)
+        if (wide >> c) & 1:
+            t = now
+            for rr in range(NR):
+                for gg in range(NBG):
+                    v = earliest(c, rr, gg, (rr * NBG + gg) * NBA, now, nx, nc, NR, NBG, hist,
+                                 hptr, wmax, n_nodes, w_level, w_next, w_lat)
+                    if v > t:
+                        t = v
+            for rr in range(NR):
+                for gg in range(NBG):
+                    record(c, t, rr, gg, (rr * NBG + gg) * NBA, nx, nc, NR, NBG, hist, hptr, wmax,
+                           n_nodes, c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_lat, w_n)
+        else:
+            t = earliest(c, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
+                         w_next, w_lat)
+            record(c, t, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
+                   c_next, c_lat, w_level, w_prev, w_lat, w_n)
         counts[c] += 1
         nlog = log_command(log, prm[I_LOGCAP], nlog, t, c, r, g, bank[i],
                            -1 if is_ref else row[i], -1, -1 if is_ref else i)

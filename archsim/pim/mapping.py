@@ -18,6 +18,13 @@ Shipped:
 
 * ``head_per_channel`` (AttAcc): each head in one channel, several tokens of a head per DRAM
   row (:mod:`archsim.pim.head_per_channel`); the context of a head is a GEMV on its channel.
+* ``attacc``: AttAcc's own command stream for the whole step (scores, softmax, context, with
+  its on-die moves and head-level pipelining, :mod:`archsim.pim.attacc_mapping`) as its
+  generator publishes it (dummy MACs, interleaved writes its integer stride drops, a repeated
+  context; the shortfall is reported); needs all-bank commands over a legacy channel
+  (``mapping.allbank_scope: channel``).
+* ``attacc_complete``: the same layout and order with every query write and move issued, no
+  dummy MACs and each head's own context.
 
 The attention context (``V^T p``) is one GEMV per head over all channels under the first two.
 """
@@ -43,6 +50,11 @@ class AttentionMapping:
 
     def context(self, spec, shape: dict, dtype: str):
         """The context result of all heads, or ``None`` for one all-channel GEMV per head."""
+        return None
+
+    def step(self, spec, shape: dict, dtype: str):
+        """The whole step (scores, softmax, context) as one pipelined result, or ``None`` when
+        the mapping places scores and context apart."""
         return None
 
 
@@ -81,6 +93,45 @@ class HeadPerChannel(AttentionMapping):
                                             int(shape["kv_len"]), dtype)
 
 
+@dataclass(frozen=True)
+class AttAccMapping(AttentionMapping):
+    """AttAcc's bank-level mapping and command order for the whole attention step."""
+
+    name: str = "attacc"
+    description: str = ("AttAcc's command stream as its generator publishes it: head per "
+                        "legacy channel, pipelined heads")
+    device_model: bool = False
+    #: keep the generator's dummy MACs, dropped interleaved writes and repeated context
+    as_published: bool = True
+
+    def step(self, spec, shape: dict, dtype: str):
+        from ..errors import ConfigError
+        from .attacc_mapping import simulate_attacc
+        if int(shape.get("kv_heads", shape["heads"])) != int(shape["heads"]):
+            raise ConfigError("the attacc mapping models multi-head attention (GPT-3): "
+                              "--kv-heads must equal --heads")
+        return simulate_attacc(spec, int(shape["heads"]), int(shape["head_dim"]),
+                               int(shape["kv_len"]), dtype, as_published=self.as_published)
+
+    def shortfall(self, spec, shape: dict, dtype: str) -> dict:
+        """Commands as published minus the complete stream's (empty when complete)."""
+        if not self.as_published:
+            return {}
+        from .attacc_mapping import published_shortfall
+        return published_shortfall(spec, int(shape["heads"]), int(shape["head_dim"]),
+                                   int(shape["kv_len"]), dtype)
+
+
+@dataclass(frozen=True)
+class AttAccComplete(AttAccMapping):
+    """AttAcc's layout and order with nothing dropped or repeated."""
+
+    name: str = "attacc_complete"
+    description: str = ("AttAcc's layout and order, every query write and move issued, each "
+                        "head's own context")
+    as_published: bool = False
+
+
 #: name -> mapping
 ATTENTION_MAPPINGS: dict = {}
 
@@ -101,3 +152,5 @@ def attention_mapping(name: str) -> Optional[AttentionMapping]:
 register_attention_mapping(AttentionMapping())
 register_attention_mapping(ConcatHeads())
 register_attention_mapping(HeadPerChannel())
+register_attention_mapping(AttAccMapping())
+register_attention_mapping(AttAccComplete())

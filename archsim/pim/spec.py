@@ -74,6 +74,7 @@ class PimTiming:
     nWRGB_MAC: TimingValue = param(doc="WRGB to MACAB")
     source: str = param()
     nRC_AB: Optional[TimingValue] = param(default=None, doc="ACTAB to ACTAB (default nRC)")
+    nMACAB_PRE: Optional[TimingValue] = param(default=None, doc="MACAB to PREA (default nRTP)")
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,33 @@ class PimOrganization:
 
     source: str = param()
     channels: Optional[int] = param(default=None, min=1, doc="channels working in parallel")
+    ranks: Optional[int] = param(default=None, min=1, doc="ranks (HBM3 stack IDs) per "
+                                 "(pseudo-)channel")
+    rows: Optional[int] = param(default=None, min=1, doc="rows per bank")
 
     def validate(self):
-        c = self.channels
-        if c is not None and c & (c - 1):
-            return (("channels",), f"{c} is not a power of two (address mapping needs bit fields)")
+        for key in ("channels", "ranks", "rows"):
+            c = getattr(self, key)
+            if c is not None and c & (c - 1):
+                return ((key,), f"{c} is not a power of two (address mapping needs bit fields)")
         return None
+
+
+@dataclass(frozen=True)
+class PimMapping:
+    """How a PIM design lays out its work, as data (``mapping:`` of a PIM config).
+
+    ``allbank_scope`` is the set of banks one all-bank command (ACTAB, MACAB, PREA) drives:
+    ``pseudo_channel`` (every rank of one pseudo-channel; one rank: GDDR6-AiM, PIM-GPT) or
+    ``channel`` (every pseudo-channel and rank of a legacy HBM channel: AttAcc's 2 x 2 x 16 = 64
+    banks). The scope is the unit the command streams are simulated on. ``attention`` names the
+    attention mapping ``archsim pim-attention`` uses when ``--mapping`` is not given.
+    """
+
+    source: str = param()
+    allbank_scope: Literal["pseudo_channel", "channel"] = param(default="pseudo_channel")
+    attention: Optional[str] = param(default=None, doc="default attention mapping "
+                                     "(per_head, concat_heads, head_per_channel, attacc)")
 
 
 @dataclass(frozen=True)
@@ -105,6 +127,7 @@ class PimConfig:
     timing: PimTiming = param()
     refresh: bool = param(default=True, doc="insert all-bank refresh every nREFI")
     organization: Optional[PimOrganization] = param(default=None)
+    mapping: Optional[PimMapping] = param(default=None)
     notes: Optional[str] = param(default=None)
 
 
@@ -149,13 +172,33 @@ class PimSpec:
         return self.config.name
 
     @property
+    def allbank_scope(self) -> str:
+        m = self.config.mapping
+        return "pseudo_channel" if m is None else m.allbank_scope
+
+    @property
+    def stream_ranks(self) -> int:
+        """Ranks one all-bank command covers: the ranks of a pseudo-channel, or, with a
+        channel-wide scope, pseudo-channels x ranks of a legacy channel."""
+        o = self.dram.org
+        return o.ranks * (o.pseudo_channels if self.allbank_scope == "channel" else 1)
+
+    @property
     def org(self):
-        return self.dram.org
+        """The organisation of one simulated stream (the all-bank scope): its ranks are the
+        ranks the all-bank commands cover (pseudo-channels folded in as ranks under a
+        channel-wide scope), its channels the streams working in parallel."""
+        o = self.dram.org
+        if self.allbank_scope == "pseudo_channel" and o.ranks == 1:
+            return o
+        return dataclasses.replace(o, channels=self.n_channels, pseudo_channels=1,
+                                   ranks=self.stream_ranks)
 
     @property
     def command_set(self) -> CommandSet:
-        """The DRAM standard's commands followed by the PIM commands."""
-        return pim_command_set(self.dram.command_set)
+        """The DRAM standard's commands followed by the PIM commands (all-bank commands widened
+        to every rank of the stream when it has more than one)."""
+        return pim_command_set(self.dram.command_set, self.stream_ranks > 1)
 
     def with_channels(self, channels: int, source: str) -> "PimSpec":
         """A copy on ``channels`` channels (the DRAM organisation overridden)."""
@@ -168,11 +211,16 @@ class PimSpec:
 
     @property
     def n_channels(self) -> int:
+        """Streams working in parallel: (pseudo-)channels, or legacy channels under a
+        channel-wide all-bank scope."""
+        if self.allbank_scope == "channel":
+            return self.dram.org.channels
         return self.dram.n_channels
 
     @property
     def banks_per_rank(self) -> int:
-        return self.dram.banks_per_rank
+        """Banks one all-bank command drives (every bank of every rank of the stream)."""
+        return self.dram.banks_per_rank * self.stream_ranks
 
     @property
     def banks_per_unit(self) -> int:
@@ -196,11 +244,12 @@ class PimSpec:
     def timings_for(self, dtype: str) -> dict:
         t = dict(self.dram.timings)
         pt = self.config.timing
-        for name in ("nRCD_AB", "nCCD_AB", "nMAC_RD", "nWRGB_MAC", "nRC_AB"):
+        for name in ("nRCD_AB", "nCCD_AB", "nMAC_RD", "nWRGB_MAC", "nRC_AB", "nMACAB_PRE"):
             v = getattr(pt, name)
             if v is not None:
                 t[name] = v.to_cycles(self.tck_s)
         t.setdefault("nRC_AB", t["nRC"])
+        t.setdefault("nMACAB_PRE", t["nRTP"])
         # the MAC units' own rate: one access holds access_bytes/dtype elements for `lanes` lanes
         m = self.config.mac
         elems = self.org.access_bytes // DTYPE_BYTES[dtype]
@@ -222,7 +271,8 @@ class PimSpec:
         return self.constraints_for(self.config.mac.dtype)[1]
 
     def energy_table(self, dtype: str) -> EnergyTable:
-        """Per-command energy (pJ) of the all-bank commands, from the DRAM IDD table."""
+        """Per-command energy (pJ) of the all-bank commands, from the DRAM IDD table; REFab
+        and the background per stream (every rank the stream covers)."""
         base = energy_table(self.dram)
         nb = self.banks_per_rank
         per = dict(base.per_command_pj)
@@ -235,8 +285,17 @@ class PimSpec:
         per["MACAB"] = nb * base.per_command_pj["RD"] + lanes_pj if macab is None else macab * 1e12
         per["WRGB"] = base.per_command_pj["WR"]
         per["RDMAC"] = base.per_command_pj["RD"]
-        return EnergyTable(per, base.act_standby_pj_per_cycle, base.pre_standby_pj_per_cycle,
-                           base.io_pj_per_bit, base.bits_per_access, mac_pj)
+        # on-die moves of one access: priced as one DRAM column read (IDD4R), an upper bound
+        # (it includes the path to the pins), like the default MACAB column reads; the softmax
+        # unit has no energy figure here: SFM is counted, unpriced (see archsim.pim.attacc_mapping)
+        per["MVSB"] = per["MVGB"] = base.per_command_pj["RD"]
+        # a stream covers stream_ranks (pseudo-channel, rank) pairs: a REFab refreshes each, and
+        # each draws its own standby current (the DRAM core's background is per rank)
+        k = self.stream_ranks
+        per["REFab"] = base.per_command_pj["REFab"] * k
+        return EnergyTable(per, base.act_standby_pj_per_cycle * k,
+                           base.pre_standby_pj_per_cycle * k, base.io_pj_per_bit,
+                           base.bits_per_access, mac_pj)
 
 
 #: (spec key, dtype) -> (timings, constraints, tables): derived data, never mutated
@@ -269,10 +328,12 @@ def load_pim(pim) -> PimSpec:
         file, line = loc.where(("dram",))
         raise ConfigError(f"DRAM spec {cfg.dram!r}: {exc}", file=file, line=line,
                           key="dram") from None
-    if dram.org.ranks != 1:
-        file, line = loc.where(("dram",))
-        raise ConfigError("PIM needs a DRAM spec with ranks: 1", file=file, line=line, key="dram")
     spec = PimSpec(cfg, dram)
+    if spec.allbank_scope == "channel" and dram.org.pseudo_channels == 1 and dram.org.ranks == 1:
+        file, line = loc.where(("mapping", "allbank_scope"))
+        raise ConfigError("allbank_scope: channel needs pseudo-channels or ranks to cover; "
+                          "this DRAM part has one of each (use pseudo_channel)", file=file,
+                          line=line, key="mapping.allbank_scope")
     if spec.banks_per_rank % spec.banks_per_unit:
         raise ConfigError("banks per channel must be a multiple of banks per unit",
                           file=loc.file, key="mac.unit_level")
@@ -282,11 +343,15 @@ def load_pim(pim) -> PimSpec:
 
 def with_organization(dram: DramSpec, org: Optional[PimOrganization]) -> DramSpec:
     """``dram`` with the organisation override ``org`` applied (same timings and currents)."""
-    if org is None or org.channels is None or org.channels == dram.org.channels:
+    if org is None:
         return dram
     base = dram.config.organization
-    new_org = dataclasses.replace(base, channels=int(org.channels),
-                                  source=f"{base.source}; channels: {org.source}")
+    changes = {k: int(getattr(org, k)) for k in ("channels", "ranks", "rows")
+               if getattr(org, k) is not None and getattr(org, k) != getattr(base, k)}
+    if not changes:
+        return dram
+    new_org = dataclasses.replace(base, **changes, source=f"{base.source}; "
+                                  f"{', '.join(changes)}: {org.source}")
     return build_spec(dataclasses.replace(dram.config, organization=new_org))
 
 

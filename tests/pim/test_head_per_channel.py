@@ -14,8 +14,14 @@ from archsim.pim.spec import load_pim
 
 
 @pytest.fixture(scope="module")
-def pim():
-    return load_pim("hbm3-attacc")   # 32 channels x 16 bank units, 1 KB rows, 32 B accesses
+def pim(tmp_path_factory):
+    """AttAcc's HBM3-PIM seen as 32 pseudo-channels of one stack ID each: 32 channels x 16 bank
+    units, 1 KB rows, 32 B accesses (the shipped preset has 2 stack IDs and a channel-wide
+    all-bank scope: 16 streams x 64 units, tested below)."""
+    f = tmp_path_factory.mktemp("pim") / "one_sid.yaml"
+    f.write_text("extends: hbm3-attacc\norganization: {source: test, ranks: 1, rows: 32768}\n"
+                 "mapping: {source: test, allbank_scope: pseudo_channel}\n")
+    return load_pim(f)
 
 
 def _expected_scores(H, d, L, C=32, U=16, row_bytes=1024, access=32):
@@ -119,10 +125,17 @@ def test_hand_derived_attacc_counts_match_its_published_results(L):
 
 @pytest.mark.parametrize("L", [2048, 2064, 3072, 4096])
 def test_attacc_shape_same_bank_reads_and_query_writes_as_attacc(pim, L):
-    """GPT-3 175B attention scores, 130 heads: archsim's 16-bank all-bank MAC reads the same
-    bank columns as AttAcc's 64-bank one (4x the commands), and writes the same query bytes.
-    MACAB counts are NOT equal: that needs a channel-scope all-bank command (not modelled)."""
+    """GPT-3 175B attention scores, 130 heads: a 16-bank all-bank MAC (one pseudo-channel, one
+    stack ID) reads the same bank columns as AttAcc's 64-bank one (4x the commands); on the
+    shipped preset (2 stack IDs, channel-wide scope) the MACAB count is AttAcc's own."""
     res = simulate_scores_packed(pim, 130, 128, L)
     ref = _attacc_score_counts(130, L)
     assert res.commands["MACAB"] * 16 == ref["MACAB"] * 64
     assert res.commands["WRGB"] == ref["WRGB"]
+    wide = simulate_scores_packed("hbm3-attacc", 130, 128, L)
+    assert wide.commands["WRGB"] == ref["WRGB"]
+    # a whole token per bank (4 per row, 64 x 4 = 256 tokens per activation) vs AttAcc's head
+    # dim over the 4 banks of a bank group (16 tokens per MAC pair): equal at multiples of 256
+    last = -(-(L % 256 or 256) // 64)          # token slots of the last row
+    assert wide.commands["MACAB"] == 130 * 8 * ((-(-L // 256) - 1) * 4 + last)
+    assert (wide.commands["MACAB"] == ref["MACAB"]) == (L % 256 == 0)
