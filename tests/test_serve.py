@@ -209,15 +209,6 @@ def test_speculative_serving_reserves_blocks_for_the_drafts_and_needs_one_device
     assert "modelled on design points of one device" in capsys.readouterr().err
 
 
-def test_a_design_point_with_an_attention_pool_is_refused(capsys):
-    # a tensor-parallel plan is served (tests/test_serve_tensor_parallel.py); Lamina's
-    # attention pool would divide a ragged batch's (sequence, KV head) pairs evenly
-    assert main(["serve", "hw_configs/lamina_h100_h20.yaml", WL, "--arrivals", "poisson:5",
-                 "--requests", "3"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "parallelism: serving on design point 'lamina_h100_h20'" in err
-
-
 @pytest.mark.parametrize("wl", ["workloads/llama2_7b_speculative.yaml",
                                 "workloads/llama2_7b_medusa.yaml"])
 def test_one_request_under_speculative_or_tree_decoding_matches_archsim_run(tmp_path, wl):
