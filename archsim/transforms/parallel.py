@@ -185,7 +185,9 @@ class _Planner:
         each layer's attention ops."""
         segs, cur, key = [], [], None
         for op in ops:
-            att = self.pool is not None and self.role(op) == "attention"
+            # a draft model's attention stays on the dense units (plan_roles)
+            att = self.pool is not None and self.role(op) == "attention" \
+                and not split_prefix(op.name)[0]
             k = (self.stage(op), att, op.layer if att else None)
             if cur and k != key:
                 segs.append((key[1], cur))
