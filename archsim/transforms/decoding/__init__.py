@@ -29,7 +29,7 @@ def apply_decoding(trace, w):
         trace = skip_decode_trace(trace, w)
     if dec.kv_compression is not None:
         from .kv_compress import gear_trace
-        trace = gear_trace(trace, dec.kv_compression)
+        trace = gear_trace(trace, dec.kv_compression, w)
     return trace
 
 
