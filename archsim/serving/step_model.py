@@ -207,12 +207,31 @@ class StepModel:
             if hit is None:
                 hit = self._engine[key] = _engine_hit(self.sim.run(self._plan_trace(seqs,
                                                                                     sampling)))
-            for name, (b, busy) in hit[2]:
-                st = self.link_stats.setdefault(name, [0, 0])
-                st[0] += b
-                st[1] += busy
-            return self._add(hit)
+            return self._charge(hit)
         return self._fast(seqs, sampling)
+
+    def step_ps(self, key, make, workload: dict) -> int:
+        """Duration of an iteration that ``make()`` builds as one trace step (a decoding
+        strategy's chained passes, :mod:`.strategy_step`), memoized by ``key``, run through
+        the engine with the plan applied (its micro-batches must be 1); counted as
+        :meth:`time_ps` counts. ``workload``: the trace's workload record (a draft model's
+        shape is read from it)."""
+        hit = self._engine.get(key)
+        if hit is None:
+            t = Trace((make(),), workload)
+            if self.plan:
+                from ..transforms import apply_transforms
+                t = apply_transforms(t, self.plan, self.hw)
+            hit = self._engine[key] = _engine_hit(self.sim.run(t))
+        return self._charge(hit)
+
+    def _charge(self, hit) -> int:
+        """Count an engine run's actions and link traffic; its duration."""
+        for name, (b, busy) in hit[2]:
+            st = self.link_stats.setdefault(name, [0, 0])
+            st[0] += b
+            st[1] += busy
+        return self._add(hit)
 
     def _layered(self, seqs, sampling: int):
         """The engine's ``(ps, actions, link stats)`` of the iteration under the plan, from

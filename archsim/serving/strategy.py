@@ -15,8 +15,11 @@ On top of the target's pass (:class:`~.step_model.StepModel`):
 * Medusa: the heads on every tree position of the decoding sequences and on the last position
   of sequences whose prompt completes (:func:`archsim.transforms.decoding.medusa.medusa_heads`).
 
-Modelled on one device (the passes add up); a design point of several devices is refused for
-these strategies.
+On one device the passes add up. On a design point of several devices or with a
+parallelism plan, each distinct iteration is one step of chained passes
+(:mod:`.strategy_step`) run through the engine with the plan applied, memoized; a plan with
+micro-batches is refused (a micro-batch would need decoding sequences and prompt chunks of
+its own for every pass to exist in each).
 """
 from __future__ import annotations
 
@@ -45,15 +48,25 @@ class IterationModel:
         self.q, self.mean = 1, 1.0
         if self.strategy == "greedy":
             return
-        if not self.target.additive:
-            raise ConfigError(f"serving with {self.strategy} decoding is modelled on design "
-                              f"points of one device; {hw.name!r} has "
-                              f"{len(hw.devices)}", key="decoding")
+        # several devices or a plan: each iteration's chained passes through the engine
+        self.joint = not self.target.additive
+        if self.joint:
+            pl = hw.parallelism
+            if pl is not None and pl.micro_batches > 1:
+                raise ConfigError(f"serving with {self.strategy} decoding on design point "
+                                  f"{hw.name!r}, whose plan has {pl.micro_batches} "
+                                  "micro-batches, is not modelled: every micro-batch would "
+                                  "need decoding sequences and prompt chunks for each pass; "
+                                  "set parallelism.micro_batches=1", key="decoding")
+            from ..transforms.decoding import check_design_point
+            check_design_point(w, hw)
+            self._record = w.to_dict()
         if self.strategy == "speculative":
             s = dec.speculative
             self.q, self.mean, self.k = s.k + 1, s.expected_tokens(), s.k
-            self.draft = StepModel(hw, dataclasses.replace(w, model=s.draft_model,
-                                                           decoding=Decoding()))
+            if not self.joint:
+                self.draft = StepModel(hw, dataclasses.replace(w, model=s.draft_model,
+                                                               decoding=Decoding()))
         else:
             m = dec.medusa
             self.q, self.mean = m.tree_tokens, m.accepted_tokens
@@ -64,6 +77,13 @@ class IterationModel:
         ``chunks`` as ``(tokens, kv after)``, of which ``completing`` finish their prompt."""
         self.calls += 1
         q = self.q
+        if self.strategy != "greedy" and self.joint:
+            from .step_model import segments_of
+            from .strategy_step import strategy_step
+            key = ("strategy", tuple(sorted(dec_ctx)), segments_of(chunks[:completing]),
+                   segments_of(chunks[completing:]))
+            return self.target.step_ps(
+                key, lambda: strategy_step(self.w, dec_ctx, chunks, completing), self._record)
         seqs = [(q, c + q) for c in dec_ctx] + list(chunks)
         t = self.target.time_ps(seqs, q * len(dec_ctx) + completing)
         if self.strategy == "speculative":
@@ -94,7 +114,7 @@ class IterationModel:
     def priced(self, makespan_ps: int, replicas: int = 1):
         """Energy and cost of every iteration priced (:meth:`StepModel.priced`), the draft's
         passes included."""
-        if self.strategy == "speculative":
+        if self.strategy == "speculative" and not self.joint:
             for k, v in self.draft.counts.items():
                 self.target.counts[k] = self.target.counts.get(k, 0) + v
             self.draft.counts = {}
