@@ -203,12 +203,6 @@ def test_speculative_serving_reserves_blocks_for_the_drafts(capsys):
                  "--prompt-tokens", "1100", "--output-tokens", "1000",
                  "--kv-capacity-tokens", "2100"]) == 2
     assert "needs a KV cache of 2103 tokens" in capsys.readouterr().err  # 1100+1000-1 + k
-    # several devices are served too (tests/test_serve_strategies_multi.py), but not a plan's
-    # micro-batches
-    assert main(["serve", "lamina_h100_h20", "workloads/llama2_7b_medusa.yaml",
-                 "--arrivals", "poisson:5", "--requests", "2",
-                 "--prompt-tokens", "11", "--output-tokens", "10"]) == 2
-    assert "2 micro-batches, is not modelled" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("wl", ["workloads/llama2_7b_speculative.yaml",

@@ -1,22 +1,36 @@
 """Speculative and Medusa serving on design points of several devices: each iteration is one
 step of chained passes (the draft's passes, the target's verification or tree pass, the
 draft's prefill; or the target's pass and Medusa's heads) run through the engine with the plan
-applied, so one request is served exactly as ``archsim run`` decodes it; a plan's
-micro-batches are refused."""
+applied, so a batch of equal requests is served exactly as ``archsim run`` decodes it; with a
+plan's micro-batches every micro-batch gets decoding sequences (and prompt chunks for a draft's
+prefill) so that each runs every pass."""
 import pytest
 
 import archsim
 from archsim import load_workload
 from archsim.serving import serve
 from archsim.serving.strategy_step import strategy_step
+from archsim.transforms.ragged import covering_micro_batches
 
 
-def _one(tmp_path, hw, wl, overrides=()):
-    f = tmp_path / "one.csv"
-    f.write_text("arrival_s,prompt_tokens,output_tokens\n0,64,16\n")
-    r = archsim.run(hw, wl, overrides=["prompt_tokens=64", "generate_tokens=16", *overrides])
-    s = serve(hw, wl, {"arrivals": "trace", "trace_file": str(f)}, overrides=overrides)
+def _batch(tmp_path, hw, wl, n):
+    f = tmp_path / "reqs.csv"
+    f.write_text("arrival_s,prompt_tokens,output_tokens\n" + "0,64,16\n" * n)
+    r = archsim.run(hw, wl, overrides=[f"batch_size={n}", "prompt_tokens=64",
+                                       "generate_tokens=16"])
+    s = serve(hw, wl, {"arrivals": "trace", "trace_file": str(f)})
     return r, s
+
+
+def test_micro_batches_each_get_a_decoding_sequence_and_a_prompt_chunk():
+    # sequences 0, 1 decode (5 tokens each), 2 and 3 are prompt chunks of 40 and 9 tokens
+    tokens = [5, 5, 40, 9]
+    decodes, chunks = {0, 1}, {2, 3}
+    assert covering_micro_batches(tokens, [decodes, chunks], 2) == [[0, 2], [1, 3]]
+    # one chunk only: every micro-batch cannot have one, so one micro-batch
+    assert covering_micro_batches([5, 5, 40], [{0, 1}, {2}], 2) == [[0, 1, 2]]
+    # no required set: by tokens, most first, to the lightest micro-batch
+    assert covering_micro_batches([40, 9, 5, 5], [], 2) == [[0], [1, 2, 3]]
 
 
 def test_an_iteration_chains_the_draft_the_verification_and_the_draft_prefill():
@@ -44,13 +58,13 @@ def test_medusa_heads_run_on_every_sampled_position():
     assert next(op for op in step.ops if op.name == "medusa.h0.fc0").shape["m"] == T
 
 
-@pytest.mark.parametrize("hw,wl,overrides", [
-    ("h100x4_tp4", "llama2_7b_speculative", ()),
-    ("lamina_h100_h20", "llama2_7b_medusa", ("parallelism.micro_batches=1",)),
+@pytest.mark.parametrize("hw,wl,n", [
+    ("h100x4_tp4", "llama2_7b_speculative", 1),
+    ("lamina_h100_h20", "llama2_7b_medusa", 2),          # two micro-batches of one request
 ])
-def test_one_request_is_served_exactly_as_archsim_run_decodes_it(tmp_path, hw, wl, overrides):
-    r, s = _one(tmp_path, hw, wl, overrides)
-    assert s.ttft_s[0] == pytest.approx(r.ttft_s, rel=1e-12)
-    assert s.e2e_s[0] == pytest.approx(r.latency_s, rel=1e-12)
+def test_equal_requests_are_served_exactly_as_archsim_run_decodes_them(tmp_path, hw, wl, n):
+    r, s = _batch(tmp_path, hw, wl, n)
+    assert s.ttft_s.tolist() == pytest.approx([r.ttft_s] * n, rel=1e-12)
+    assert s.e2e_s.tolist() == pytest.approx([r.latency_s] * n, rel=1e-12)
     assert s.to_dict()["energy_j"] == pytest.approx(r.energy_j, rel=1e-9)
     assert len(s.iterations) == len(r.trace.steps)

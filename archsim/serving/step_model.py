@@ -210,19 +210,13 @@ class StepModel:
             return self._charge(hit)
         return self._fast(seqs, sampling)
 
-    def step_ps(self, key, make, workload: dict) -> int:
-        """Duration of an iteration that ``make()`` builds as one trace step (a decoding
-        strategy's chained passes, :mod:`.strategy_step`), memoized by ``key``, run through
-        the engine with the plan applied (its micro-batches must be 1); counted as
-        :meth:`time_ps` counts. ``workload``: the trace's workload record (a draft model's
-        shape is read from it)."""
+    def step_ps(self, key, make) -> int:
+        """Duration of an iteration whose one-step trace ``make()`` builds, the plan applied
+        (a decoding strategy's chained passes, :mod:`.strategy_step`), memoized by ``key``;
+        counted as :meth:`time_ps` counts."""
         hit = self._engine.get(key)
         if hit is None:
-            t = Trace((make(),), workload)
-            if self.plan:
-                from ..transforms import apply_transforms
-                t = apply_transforms(t, self.plan, self.hw)
-            hit = self._engine[key] = _engine_hit(self.sim.run(t))
+            hit = self._engine[key] = _engine_hit(self.sim.run(make()))
         return self._charge(hit)
 
     def _charge(self, hit) -> int:

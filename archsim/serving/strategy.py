@@ -17,9 +17,11 @@ On top of the target's pass (:class:`~.step_model.StepModel`):
 
 On one device the passes add up. On a design point of several devices or with a
 parallelism plan, each distinct iteration is one step of chained passes
-(:mod:`.strategy_step`) run through the engine with the plan applied, memoized; a plan with
-micro-batches is refused (a micro-batch would need decoding sequences and prompt chunks of
-its own for every pass to exist in each).
+(:mod:`.strategy_step`) run through the engine with the plan applied, memoized; with the
+plan's micro-batches, its sequences are cut so that every micro-batch has decoding sequences
+(and, for a speculative draft's prefill, prompt chunks) when the iteration has any
+(:func:`archsim.transforms.ragged.covering_micro_batches`), and each micro-batch's passes are
+chained as above.
 """
 from __future__ import annotations
 
@@ -51,16 +53,9 @@ class IterationModel:
         # several devices or a plan: each iteration's chained passes through the engine
         self.joint = not self.target.additive
         if self.joint:
-            pl = hw.parallelism
-            if pl is not None and pl.micro_batches > 1:
-                raise ConfigError(f"serving with {self.strategy} decoding on design point "
-                                  f"{hw.name!r}, whose plan has {pl.micro_batches} "
-                                  "micro-batches, is not modelled: every micro-batch would "
-                                  "need decoding sequences and prompt chunks for each pass; "
-                                  "set parallelism.micro_batches=1", key="decoding")
             from ..transforms.decoding import check_design_point
             check_design_point(w, hw)
-            self._record = w.to_dict()
+            self.hw, self._record = hw, w.to_dict()
         if self.strategy == "speculative":
             s = dec.speculative
             self.q, self.mean, self.k = s.k + 1, s.expected_tokens(), s.k
@@ -79,11 +74,10 @@ class IterationModel:
         q = self.q
         if self.strategy != "greedy" and self.joint:
             from .step_model import segments_of
-            from .strategy_step import strategy_step
             key = ("strategy", tuple(sorted(dec_ctx)), segments_of(chunks[:completing]),
                    segments_of(chunks[completing:]))
-            return self.target.step_ps(
-                key, lambda: strategy_step(self.w, dec_ctx, chunks, completing), self._record)
+            return self.target.step_ps(key, lambda: self._joint_trace(dec_ctx, chunks,
+                                                                      completing))
         seqs = [(q, c + q) for c in dec_ctx] + list(chunks)
         t = self.target.time_ps(seqs, q * len(dec_ctx) + completing)
         if self.strategy == "speculative":
@@ -96,6 +90,33 @@ class IterationModel:
         elif self.strategy == "medusa":
             t += self.heads_ps(q * len(dec_ctx) + completing)
         return t
+
+    def _joint_trace(self, dec_ctx, chunks, completing: int):
+        """The one-step trace of the iteration's chained passes, the plan applied (the
+        sequences cut into the plan's micro-batches, see module docstring)."""
+        from ..trace.schema import Trace
+        from .strategy_step import strategy_step
+        pl = self.hw.parallelism
+        if pl is None or pl.micro_batches == 1:
+            t = Trace((strategy_step(self.w, dec_ctx, chunks, completing),), self._record)
+            if self.target.plan:
+                from ..transforms import apply_transforms
+                t = apply_transforms(t, self.target.plan, self.hw)
+            return t
+        from ..transforms.parallel import plan_micro_batches
+        from ..transforms.ragged import covering_micro_batches
+        n, q = len(dec_ctx), self.q
+        tokens = [q] * n + [c for c, _ in chunks]
+        decodes, done = set(range(n)), set(range(n, n + completing))
+        required = [decodes, decodes | done]
+        if self.strategy == "speculative":
+            required.append(set(range(n, len(tokens))))       # the draft's prefill pass
+        parts = []
+        for g in covering_micro_batches(tokens, required, pl.micro_batches):
+            parts.append(strategy_step(self.w, [dec_ctx[i] for i in g if i < n],
+                                       [chunks[i - n] for i in g if i >= n],
+                                       sum(1 for i in g if i in done)))
+        return plan_micro_batches(pl, parts, self.hw, self._record)
 
     def heads_ps(self, rows: int) -> int:
         """Medusa heads on ``rows`` positions, memoized per ``rows`` (counted with the

@@ -120,3 +120,35 @@ def micro_batches(seqs, sampling: int, parts: int) -> list:
             out[j].append(i)
             tokens[j] += seqs[i][0]
     return out
+
+
+def covering_micro_batches(tokens, required, parts: int) -> list:
+    """Sequences (``tokens[i]`` query tokens each) cut into at most ``parts`` micro-batches,
+    as lists of indices, each holding at least one member of every set in ``required`` that
+    has members (so every micro-batch runs the same passes: a decoding strategy's draft passes
+    need decoding sequences, its draft prefill prompt chunks); fewer micro-batches when a set
+    has fewer members. The sets are covered in order, each micro-batch lacking a member taking
+    the unplaced member with the most tokens (the micro-batch with the fewest tokens first);
+    the other sequences go, most tokens first, to the micro-batch with the fewest tokens."""
+    sets = [s for s in required if s]
+    n = max(1, min([parts, len(tokens)] + [len(s) for s in sets]))
+    out = [[] for _ in range(n)]
+    load = [0] * n
+    placed: set = set()
+
+    def put(i, j):
+        out[j].append(i)
+        load[j] += tokens[i]
+        placed.add(i)
+
+    by_size = sorted(range(len(tokens)), key=lambda i: (-tokens[i], i))
+    for s in sets:
+        lacking = sorted((j for j in range(n) if not s.intersection(out[j])),
+                         key=lambda j: (load[j], j))
+        free = [i for i in by_size if i in s and i not in placed]
+        for j, i in zip(lacking, free):
+            put(i, j)
+    for i in by_size:
+        if i not in placed:
+            put(i, min(range(n), key=lambda j: (load[j], len(out[j]), j)))
+    return [sorted(g) for g in out]
