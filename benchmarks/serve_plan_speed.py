@@ -36,7 +36,8 @@ def main() -> None:
           f"{d['preemptions']}")
     print(f"simulated {d['makespan_s']:.1f} s: {d['throughput_tokens_per_s']:.0f} tokens/s, "
           f"p50 TTFT {d['ttft_s']['p50'] * 1e3:.1f} ms, p50 TPOT {d['tpot_s']['p50'] * 1e3:.2f} "
-          f"ms, p99 TPOT {d['tpot_s']['p99'] * 1e3:.2f} ms, SLO attained {d['slo']['attained']:.1%}")
+          f"ms, p99 TPOT {d['tpot_s']['p99'] * 1e3:.2f} ms, SLO attained "
+          f"{d['slo']['attained']:.1%}")
     print(f"wall {wall:.1f} s, CPU {cpu:.1f} s; step-model calls {r.step_model_calls}")
 
 
