@@ -7,8 +7,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+import yaml
 
 import archsim
+import archsim.errors
 from archsim import load_hardware, load_workload
 from archsim.cli import main
 from archsim.serving import serve
@@ -105,3 +107,19 @@ def test_serving_with_pipeline_stages_is_refused(capsys):
                              "--arrivals", "poisson:5", "--requests", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "pipeline stages" in err
+
+
+def test_one_request_on_attacc_leaves_pim_stacks_idle_but_an_unmapped_device_is_refused(
+        tmp_path, root):
+    # one sequence has 32 (sequence, KV head) pairs for AttAcc's 40 HBM-PIM stacks: 8 idle
+    f = tmp_path / "one.csv"
+    f.write_text("arrival_s,prompt_tokens,output_tokens\n0,16,3\n")
+    s = serve("attacc_dgx_hbm_pim", "llama2_7b", {"arrivals": "trace", "trace_file": str(f)})
+    assert s.to_dict()["output_tokens"] == 3
+    # a device no op can reach is still an error, checked before serving
+    spare = yaml.safe_load((root / "hw_configs" / "lamina_h100_h20.yaml").read_text())
+    spare["devices"]["spare"] = {"extends": "h20"}
+    spare["links"].append({"src": "spare", "dst": "netswitch", "extends": "rdma_400g"})
+    with pytest.raises(archsim.errors.ArchsimError, match="no op runs on: spare"):
+        serve(spare, "gpt2_small", {"arrivals": "poisson", "rate_per_s": 5, "requests": 2,
+                                    "seed": 0})

@@ -157,6 +157,14 @@ class StepModel:
                               "paged KV cache and the ragged attention grow with each "
                               "request's context, where a window bounds both; simulate it "
                               "with archsim run", key="attention_window")
+        if self.plan and not hw.allow_unused_devices:
+            # an iteration with fewer (sequence, KV head) pairs than pool units leaves some
+            # idle: each iteration may; the design point must still map every device, checked
+            # once on a batch of a sequence per device and micro-batch (a one-layer model)
+            n = len(hw.devices) * hw.parallelism.micro_batches
+            one = dataclasses.replace(w, model=dataclasses.replace(w.model, num_layers=1))
+            Simulator(hw).run(self._plan_trace([(1, 16)] * n, n, one))
+            hw = dataclasses.replace(hw, allow_unused_devices=True)
         self.sim = Simulator(hw)
         self.additive = len(hw.devices) == 1 and not self.plan
         self._lin: dict = {}
