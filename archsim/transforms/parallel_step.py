@@ -190,8 +190,9 @@ class StepBuilder:
                 else:
                     deps += self.sends(op, d, src, r, mb, u, lo, hi, per_rank, G, pair_bytes)
             dev = member_for(op, pool[u], pl.hw)
-            placed[("pool", u)] = self.add(op, (r, mb, ("pool", u), dev), deps, make,
-                                           key=("pool", hi - lo))
+            # shares of equal size are equal, but a ragged batch's pairs differ by range
+            key = ("pool", lo, hi) if ragged.is_ragged(op) else ("pool", hi - lo)
+            placed[("pool", u)] = self.add(op, (r, mb, ("pool", u), dev), deps, make, key=key)
         if op.kind is OpKind.ATTENTION_CONTEXT:
             # attention output back to the tensor ranks that own the pairs' heads
             for k in range(t):
