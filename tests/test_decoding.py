@@ -251,17 +251,23 @@ def test_superposed_decoding_gathers_k_embeddings_and_yields_a_token_per_draft()
 
 
 @pytest.mark.parametrize("hw,dec,what", [
-    # tensor parallelism splits Medusa's heads (tests/test_decoding_parallel.py); an
-    # attention pool divides only the target's KV heads
-    ("lamina_h100_h20", {"strategy": "medusa", "medusa": {"accepted_tokens": 2.0}},
+    # tensor parallelism and an attention pool split Medusa's heads
+    # (tests/test_decoding_parallel.py, tests/test_decoding_offload.py); pipeline stages are
+    # cut by the target's layers only
+    ("pipeline", {"strategy": "medusa", "medusa": {"accepted_tokens": 2.0}},
      "cannot split"),
     ("h100x4_tp4", {"kv_compression": {"method": "gear"}}, "would be lost"),
 ])
 def test_strategies_a_parallelism_plan_would_shard_wrongly_are_refused(hw, dec, what):
     w = {"model": "llama2_7b", "batch_size": 2, "prompt_tokens": 16, "generate_tokens": 3,
          "decoding": dec}
+    if hw == "pipeline":
+        hw = archsim.load_hardware("hw_configs/h100x4_tp4.yaml", overrides=[
+            "parallelism.tensor=2", "parallelism.pipeline=2"])
+    else:
+        hw = f"hw_configs/{hw}.yaml"
     with pytest.raises(archsim.ConfigError, match=what):
-        archsim.run(f"hw_configs/{hw}.yaml", w)
+        archsim.run(hw, w)
 
 
 def test_skip_decode_and_superposed_decoding_compose_with_tensor_parallelism():

@@ -197,25 +197,12 @@ def test_replicas_share_simultaneous_requests(tmp_path):
     assert two.finish_ps.tolist() == [alone.finish_ps[0]] * 2
 
 
-def test_speculative_serving_reserves_blocks_for_the_drafts_and_needs_one_device(capsys):
+def test_speculative_serving_reserves_blocks_for_the_drafts(capsys):
     spec = "workloads/llama2_7b_speculative.yaml"
     assert main(["serve", HW, spec, "--arrivals", "poisson:5", "--requests", "2",
                  "--prompt-tokens", "1100", "--output-tokens", "1000",
                  "--kv-capacity-tokens", "2100"]) == 2
     assert "needs a KV cache of 2103 tokens" in capsys.readouterr().err  # 1100+1000-1 + k
-    assert main(["serve", "hw_configs/pim_gpt.yaml", "workloads/llama2_7b_medusa.yaml",
-                 "--set", "model=gpt2_small", "--arrivals", "poisson:5", "--requests", "2",
-                 "--prompt-tokens", "11", "--output-tokens", "10"]) == 2
-    assert "modelled on design points of one device" in capsys.readouterr().err
-
-
-def test_a_design_point_with_an_attention_pool_is_refused(capsys):
-    # a tensor-parallel plan is served (tests/test_serve_tensor_parallel.py); Lamina's
-    # attention pool would divide a ragged batch's (sequence, KV head) pairs evenly
-    assert main(["serve", "hw_configs/lamina_h100_h20.yaml", WL, "--arrivals", "poisson:5",
-                 "--requests", "3"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "parallelism: serving on design point 'lamina_h100_h20'" in err
 
 
 @pytest.mark.parametrize("wl", ["workloads/llama2_7b_speculative.yaml",

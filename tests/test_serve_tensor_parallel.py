@@ -1,8 +1,6 @@
 """Serving on a tensor-parallel design point: each iteration's composition runs through the
 engine with the plan applied, and the plan splits a ragged attention op by heads with every
 sequence at its own context (its rank shares add up to the per-sequence hand counts)."""
-import pytest
-
 import archsim
 from archsim import load_hardware, load_workload
 from archsim.serving.step_model import composition_step
@@ -38,9 +36,3 @@ def test_serving_runs_on_a_tensor_parallel_design_point_faster_than_one_gpu(root
     assert tp4["output_tokens"] == one["output_tokens"]
     assert tp4["tpot_s"]["p50"] < one["tpot_s"]["p50"]
 
-
-def test_serving_with_an_attention_pool_is_refused(root):
-    with pytest.raises(archsim.ConfigError, match="only a tensor-parallel plan"):
-        archsim.serve(root / "hw_configs" / "lamina_h100_h20.yaml",
-                      root / "workloads" / "llama2_7b.yaml",
-                      {"arrivals": "poisson", "rate_per_s": 5, "requests": 4, "seed": 0})

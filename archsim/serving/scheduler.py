@@ -118,10 +118,13 @@ class Replica:
 
     def composition(self, decodes, chunks) -> tuple:
         """``(decoding sequences' cached tokens, prompt chunks as (tokens, kv after),
-        sequences completing their prompt)`` of the iteration, for the iteration model."""
+        sequences completing their prompt)`` of the iteration, for the iteration model; the
+        chunks that complete their prompt (and sample) come first."""
         ctx, target = self.ctx, self.target
-        return ([ctx[i] for i in decodes], [(c, ctx[i] + c) for i, c in chunks],
-                sum(1 for i, c in chunks if ctx[i] + c == target[i]))
+        done = [(c, ctx[i] + c) for i, c in chunks if ctx[i] + c == target[i]]
+        return ([ctx[i] for i in decodes],
+                done + [(c, ctx[i] + c) for i, c in chunks if ctx[i] + c != target[i]],
+                len(done))
 
     def yielded(self, i: int) -> int:
         """Tokens request ``i``'s next decode round yields: ``floor((r+1) E) - floor(r E)``

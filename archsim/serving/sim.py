@@ -33,8 +33,11 @@ def kv_capacity_blocks(hw, w, cfg, sim) -> tuple:
     from ..transforms import apply_transforms
     from ..transforms.decoding import logical_trace
 
+    # probe sequences: as many as the plan's micro-batches (each needs one)
+    nb = hw.parallelism.micro_batches if hw.parallelism is not None else 1
+
     def need_at(C):             # memory by device with C tokens per sequence
-        probe = dataclasses.replace(w, batch_size=1, prompt_tokens=C - 1, generate_tokens=2)
+        probe = dataclasses.replace(w, batch_size=nb, prompt_tokens=C - 1, generate_tokens=2)
         trace = apply_transforms(logical_trace(probe), hw.trace_transforms(), hw)
         return memory_by_device(trace, sim.mapper)
 
@@ -47,7 +50,7 @@ def kv_capacity_blocks(hw, w, cfg, sim) -> tuple:
             continue
         # KV bytes per token: the slope between the two probes (every cache the strategy
         # keeps, a speculative draft's included)
-        per_token = (need["kv"] - at1[dev]["kv"]) / (C2 - C1)
+        per_token = (need["kv"] - at1[dev]["kv"]) / (C2 - C1) / nb
         free = cfg.memory_utilization * cap - need["weights"]
         tokens = int(free // per_token) if free > 0 else 0
         detail[dev] = {"capacity_bytes": cap, "weights_bytes": need["weights"],

@@ -18,9 +18,13 @@ attention is priced once per layer shape, counted ``num_layers`` times; the firs
 a run is checked against the engine, and a model whose layers differ falls back to the engine
 for every iteration (tests check both agree). A design point of several devices (placement
 rules) runs each distinct composition through the engine (:class:`archsim.engine.Simulator`),
-memoized; so does a design point with a tensor-parallel plan, the plan applied to each
-composition (ragged attention split by heads, recounted per segment). Other plans (pipeline
-stages, micro-batches, attention pools) and transforms are refused.
+memoized. So does a design point with a parallelism plan, the plan applied to each
+composition: ragged attention split by heads on the tensor ranks (recounted per segment) or
+by (sequence, KV head) pairs over an attention pool (:mod:`archsim.transforms.ragged`),
+sequences cut into the plan's micro-batches; the engine runs the plan on models of 1, 2 and 3
+layers and the full model is extrapolated from the last layer's increment (identical layers
+repeat one schedule), or run whole when the increments differ. Pipeline stages, data
+parallelism inside the plan and other transforms are refused.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ from ..trace.generate import step_ops
 from ..trace.schema import ATTENTION_KINDS, Op, OpKind, Phase, Step, Trace
 
 _CTX = ATTENTION_KINDS | {OpKind.SOFTMAX}
+#: layer counts of the models whose engine runs a plan's iteration is extrapolated from
+LAYERED = (1, 2, 3)
 _TAIL = ("final_norm", "lm_head", "sample")
 
 
@@ -116,6 +122,12 @@ def _tail(op: Op, w, rows: int) -> Op:
     return elementwise(op.id, op.name, op.kind, -1, rows, m.vocab_size, "argmax", act, op.deps)
 
 
+def _engine_hit(r) -> tuple:
+    """``(ps, actions, link stats)`` of an engine run of one iteration."""
+    return (int(r.step_ps.sum()), tuple(r.actions.items()),
+            tuple((k, tuple(v)) for k, v in r.link_stats.items()))
+
+
 class StepModel:
     """Iteration times (integer picoseconds) of workload ``w``'s model on design point ``hw``.
 
@@ -131,14 +143,13 @@ class StepModel:
         self.hw, self.w = hw, w
         self.plan = hw.trace_transforms()
         pl = hw.parallelism
-        if self.plan and (self.plan != (pl,) or pl.pipeline > 1 or pl.attention is not None
-                          or pl.micro_batches > 1 or pl.data > 1):
+        if self.plan and (self.plan != (pl,) or pl.pipeline > 1 or pl.data > 1):
             from ..errors import ConfigError
-            raise ConfigError(f"serving on design point {hw.name!r} is not modelled: only a "
-                              "tensor-parallel plan splits an iteration's ragged attention "
-                              "per sequence; pipeline stages, micro-batches, data parallelism "
-                              "in the plan, attention pools and other transforms are not "
-                              "supported (use --replicas for data parallelism)",
+            raise ConfigError(f"serving on design point {hw.name!r} is not modelled: tensor "
+                              "parallelism, micro-batches and an attention pool split an "
+                              "iteration's ragged batch per sequence; pipeline stages, data "
+                              "parallelism in the plan and other transforms are not supported "
+                              "(use --replicas for data parallelism)",
                               key="parallelism" if hw.parallelism is not None else "transforms")
         if getattr(w, "attention_window", None) is not None:
             from ..errors import ConfigError
@@ -146,6 +157,14 @@ class StepModel:
                               "paged KV cache and the ragged attention grow with each "
                               "request's context, where a window bounds both; simulate it "
                               "with archsim run", key="attention_window")
+        if self.plan and not hw.allow_unused_devices:
+            # an iteration with fewer (sequence, KV head) pairs than pool units leaves some
+            # idle: each iteration may; the design point must still map every device, checked
+            # once on a batch of a sequence per device and micro-batch (a one-layer model)
+            n = len(hw.devices) * hw.parallelism.micro_batches
+            one = dataclasses.replace(w, model=dataclasses.replace(w.model, num_layers=1))
+            Simulator(hw).run(self._plan_trace([(1, 16)] * n, n, one))
+            hw = dataclasses.replace(hw, allow_unused_devices=True)
         self.sim = Simulator(hw)
         self.additive = len(hw.devices) == 1 and not self.plan
         self._lin: dict = {}
@@ -158,6 +177,12 @@ class StepModel:
         self._name = next(iter(self.sim.system.devices))
         self._device = self.sim.system.devices[self._name]
         self._checked = False             # the first iteration is checked against the engine
+        # a plan: the engine runs the plan on models of LAYERED layers and extrapolates (see
+        # :meth:`_layered`); the first iteration is checked against the full model's run
+        L = w.model.num_layers
+        self.layered = [dataclasses.replace(w, model=dataclasses.replace(w.model, num_layers=n))
+                        for n in LAYERED] if self.plan and L > LAYERED[-1] else None
+        self.extrapolated = 0             # iterations priced by extrapolation
         self.counts: dict = {}            # (device, kind, action) -> count, all iterations
         self.link_stats: dict = {}        # link -> [bytes, busy ps]
         self.calls = 0
@@ -176,33 +201,87 @@ class StepModel:
             # the layers differ (per-layer precisions, windows ...): the engine prices it all
             self.counts, self.additive = before, False
         if not self.additive:
-            key = (segments_of(seqs), sampling)
+            key = (segments_of(seqs[:sampling]), segments_of(seqs[sampling:]))
             hit = self._engine.get(key)
+            if hit is None and self.layered is not None:
+                hit = self._layered(seqs, sampling)
+                if hit is not None and not self._checked:
+                    self._checked = True
+                    if hit[0] != self._engine_ps(seqs, sampling):
+                        self.layered = None       # the layers differ: the full engine run
+                        hit = None
+                if hit is not None:
+                    self._engine[key] = hit
             if hit is None:
-                r = self.sim.run(self._trace(composition_step(self.w, seqs, sampling)))
-                hit = self._engine[key] = (int(r.step_ps.sum()), tuple(r.actions.items()),
-                                           tuple(r.link_stats.items()))
-            for name, (b, busy) in hit[2]:
-                st = self.link_stats.setdefault(name, [0, 0])
-                st[0] += b
-                st[1] += busy
-            return self._add(hit)
+                hit = self._engine[key] = _engine_hit(self.sim.run(self._plan_trace(seqs,
+                                                                                    sampling)))
+            return self._charge(hit)
         return self._fast(seqs, sampling)
+
+    def step_ps(self, key, make) -> int:
+        """Duration of an iteration whose one-step trace ``make()`` builds, the plan applied
+        (a decoding strategy's chained passes, :mod:`.strategy_step`), memoized by ``key``;
+        counted as :meth:`time_ps` counts."""
+        hit = self._engine.get(key)
+        if hit is None:
+            hit = self._engine[key] = _engine_hit(self.sim.run(make()))
+        return self._charge(hit)
+
+    def _charge(self, hit) -> int:
+        """Count an engine run's actions and link traffic; its duration."""
+        for name, (b, busy) in hit[2]:
+            st = self.link_stats.setdefault(name, [0, 0])
+            st[0] += b
+            st[1] += busy
+        return self._add(hit)
+
+    def _layered(self, seqs, sampling: int):
+        """The engine's ``(ps, actions, link stats)`` of the iteration under the plan, from
+        runs of the plan on models of 1, 2 and 3 layers, or ``None`` when the second and third
+        layers do not add the same time. Identical layers under a plan repeat one schedule:
+        once the micro-batches' stagger has settled (the first layer may differ), every layer
+        adds the same time, counts and traffic, so the full model's ``L`` layers are the
+        3-layer run plus ``L - 3`` times what the third layer added. Tested equal to the full
+        engine run; the first iteration of every run is checked against it."""
+        (p1, _, _), (pa, aa, la), (pb, ab, lb) = (
+            _engine_hit(self.sim.run(self._plan_trace(seqs, sampling, wl)))
+            for wl in self.layered)
+        if pb - pa != pa - p1:
+            return None                   # not settled: the full engine run prices it
+        self.extrapolated += 1
+        n = self.w.model.num_layers - LAYERED[1]
+        a, b = dict(aa), dict(ab)
+        acts = tuple((k, a.get(k, 0) + n * (v - a.get(k, 0))) for k, v in b.items())
+        la, lb = dict(la), dict(lb)
+        links = tuple((k, tuple(x + n * (y - x) for x, y in zip(la.get(k, (0, 0)), v)))
+                      for k, v in lb.items())
+        return pa + n * (pb - pa), acts, links
 
     def _engine_ps(self, seqs, sampling: int) -> int:
         """The engine's time for the iteration (nothing counted)."""
-        step = composition_step(self.w, seqs, sampling)
-        return int(self.sim.run(self._trace(step)).step_ps.sum())
+        return int(self.sim.run(self._plan_trace(seqs, sampling)).step_ps.sum())
 
-    def _trace(self, step: Step) -> Trace:
-        """The one-step trace of ``step``, the design point's tensor-parallel plan applied
-        (ragged attention split by heads, each sequence at its own context:
-        :func:`archsim.transforms.shard.attention_part`)."""
-        t = Trace((step,), self.w.to_dict())
-        if self.plan:
-            from ..transforms import apply_transforms
-            t = apply_transforms(t, self.plan, self.hw)
-        return t
+    def _plan_trace(self, seqs, sampling: int, w=None) -> Trace:
+        """The one-step trace of the iteration, the design point's plan applied: ragged
+        attention split by heads on the tensor ranks (each sequence at its own context,
+        :func:`archsim.transforms.shard.attention_part`) or by (sequence, KV head) pairs over
+        an attention pool (:func:`archsim.transforms.ragged.pool_part`); with micro-batches,
+        the sequences (the first ``sampling`` of which sample) cut into micro-batches
+        (:func:`archsim.transforms.ragged.micro_batches`), staggered within the iteration."""
+        w = self.w if w is None else w
+        if not self.plan:
+            return Trace((composition_step(w, seqs, sampling),), w.to_dict())
+        pl = self.hw.parallelism
+        if pl.micro_batches > 1:
+            from ..transforms.parallel import plan_micro_batches
+            from ..transforms.ragged import micro_batches
+            parts = [composition_step(w, [seqs[i] for i in g],
+                                      sum(1 for i in g if i < sampling))
+                     for g in micro_batches(seqs, sampling, pl.micro_batches)]
+            return plan_micro_batches(pl, parts, self.hw, w.to_dict())
+        from ..transforms import apply_transforms
+        t = Trace((composition_step(w, seqs, sampling),), w.to_dict())
+        return apply_transforms(t, self.plan, self.hw)
 
     def _fast(self, seqs, sampling: int) -> int:
         """The additive, memoized time of the iteration on one device (counts added)."""

@@ -15,8 +15,13 @@ On top of the target's pass (:class:`~.step_model.StepModel`):
 * Medusa: the heads on every tree position of the decoding sequences and on the last position
   of sequences whose prompt completes (:func:`archsim.transforms.decoding.medusa.medusa_heads`).
 
-Modelled on one device (the passes add up); a design point of several devices is refused for
-these strategies.
+On one device the passes add up. On a design point of several devices or with a
+parallelism plan, each distinct iteration is one step of chained passes
+(:mod:`.strategy_step`) run through the engine with the plan applied, memoized; with the
+plan's micro-batches, its sequences are cut so that every micro-batch has decoding sequences
+(and, for a speculative draft's prefill, prompt chunks) when the iteration has any
+(:func:`archsim.transforms.ragged.covering_micro_batches`), and each micro-batch's passes are
+chained as above.
 """
 from __future__ import annotations
 
@@ -45,15 +50,18 @@ class IterationModel:
         self.q, self.mean = 1, 1.0
         if self.strategy == "greedy":
             return
-        if not self.target.additive:
-            raise ConfigError(f"serving with {self.strategy} decoding is modelled on design "
-                              f"points of one device; {hw.name!r} has "
-                              f"{len(hw.devices)}", key="decoding")
+        # several devices or a plan: each iteration's chained passes through the engine
+        self.joint = not self.target.additive
+        if self.joint:
+            from ..transforms.decoding import check_design_point
+            check_design_point(w, hw)
+            self.hw, self._record = hw, w.to_dict()
         if self.strategy == "speculative":
             s = dec.speculative
             self.q, self.mean, self.k = s.k + 1, s.expected_tokens(), s.k
-            self.draft = StepModel(hw, dataclasses.replace(w, model=s.draft_model,
-                                                           decoding=Decoding()))
+            if not self.joint:
+                self.draft = StepModel(hw, dataclasses.replace(w, model=s.draft_model,
+                                                               decoding=Decoding()))
         else:
             m = dec.medusa
             self.q, self.mean = m.tree_tokens, m.accepted_tokens
@@ -64,6 +72,12 @@ class IterationModel:
         ``chunks`` as ``(tokens, kv after)``, of which ``completing`` finish their prompt."""
         self.calls += 1
         q = self.q
+        if self.strategy != "greedy" and self.joint:
+            from .step_model import segments_of
+            key = ("strategy", tuple(sorted(dec_ctx)), segments_of(chunks[:completing]),
+                   segments_of(chunks[completing:]))
+            return self.target.step_ps(key, lambda: self._joint_trace(dec_ctx, chunks,
+                                                                      completing))
         seqs = [(q, c + q) for c in dec_ctx] + list(chunks)
         t = self.target.time_ps(seqs, q * len(dec_ctx) + completing)
         if self.strategy == "speculative":
@@ -76,6 +90,33 @@ class IterationModel:
         elif self.strategy == "medusa":
             t += self.heads_ps(q * len(dec_ctx) + completing)
         return t
+
+    def _joint_trace(self, dec_ctx, chunks, completing: int):
+        """The one-step trace of the iteration's chained passes, the plan applied (the
+        sequences cut into the plan's micro-batches, see module docstring)."""
+        from ..trace.schema import Trace
+        from .strategy_step import strategy_step
+        pl = self.hw.parallelism
+        if pl is None or pl.micro_batches == 1:
+            t = Trace((strategy_step(self.w, dec_ctx, chunks, completing),), self._record)
+            if self.target.plan:
+                from ..transforms import apply_transforms
+                t = apply_transforms(t, self.target.plan, self.hw)
+            return t
+        from ..transforms.parallel import plan_micro_batches
+        from ..transforms.ragged import covering_micro_batches
+        n, q = len(dec_ctx), self.q
+        tokens = [q] * n + [c for c, _ in chunks]
+        decodes, done = set(range(n)), set(range(n, n + completing))
+        required = [decodes, decodes | done]
+        if self.strategy == "speculative":
+            required.append(set(range(n, len(tokens))))       # the draft's prefill pass
+        parts = []
+        for g in covering_micro_batches(tokens, required, pl.micro_batches):
+            parts.append(strategy_step(self.w, [dec_ctx[i] for i in g if i < n],
+                                       [chunks[i - n] for i in g if i >= n],
+                                       sum(1 for i in g if i in done)))
+        return plan_micro_batches(pl, parts, self.hw, self._record)
 
     def heads_ps(self, rows: int) -> int:
         """Medusa heads on ``rows`` positions, memoized per ``rows`` (counted with the
@@ -94,7 +135,7 @@ class IterationModel:
     def priced(self, makespan_ps: int, replicas: int = 1):
         """Energy and cost of every iteration priced (:meth:`StepModel.priced`), the draft's
         passes included."""
-        if self.strategy == "speculative":
+        if self.strategy == "speculative" and not self.joint:
             for k, v in self.draft.counts.items():
                 self.target.counts[k] = self.target.counts.get(k, 0) + v
             self.draft.counts = {}

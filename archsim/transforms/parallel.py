@@ -42,7 +42,7 @@ from typing import Literal, Optional, Union
 
 from ..config.schema import param
 from ..errors import ConfigError
-from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, Trace
+from ..trace.schema import ATTENTION_KINDS, MATMUL_KINDS, Op, Phase, Step, Trace
 from . import shard
 from .base import Transform, register_transform
 from .decoding.plan_roles import check_plan, draft_dims, medusa_role, split_prefix
@@ -185,7 +185,9 @@ class _Planner:
         each layer's attention ops."""
         segs, cur, key = [], [], None
         for op in ops:
-            att = self.pool is not None and self.role(op) == "attention"
+            # a draft model's attention stays on the dense units (plan_roles)
+            att = self.pool is not None and self.role(op) == "attention" \
+                and not split_prefix(op.name)[0]
             k = (self.stage(op), att, op.layer if att else None)
             if cur and k != key:
                 segs.append((key[1], cur))
@@ -227,3 +229,35 @@ class _Planner:
             {"kind": "parallel", "tensor": p.tensor, "pipeline": p.pipeline, "data": p.data,
              "micro_batches": p.micro_batches, "attention_units": len(self.pool or ())})
         return dataclasses.replace(self.trace, steps=tuple(steps), meta=meta)
+
+
+def plan_micro_batches(plan: Parallelism, parts, hw, workload: dict) -> Trace:
+    """The one-step trace of an iteration whose micro-batches are the logical steps ``parts``
+    (ops of the same structure, each sized to its own sequences: a serving iteration cut by
+    sequences, :func:`archsim.transforms.ragged.micro_batches`), laid out by ``plan`` with
+    ``len(parts)`` micro-batches, staggered as :class:`Parallelism` staggers them. Pipeline
+    stages and data parallelism are not modelled here (an error)."""
+    if plan.pipeline > 1 or plan.data > 1:
+        raise ConfigError("an iteration cut into micro-batches is modelled with tensor "
+                          "parallelism and an attention pool, not pipeline stages or data "
+                          "parallelism", key="parallelism")
+    first = parts[0]
+    for s in parts[1:]:        # the same ops (a GEMV in one, a GEMM in another is the same op)
+        if len(s.ops) != len(first.ops) or any(
+                (a.name, a.layer, a.deps, a.devices) != (b.name, b.layer, b.deps, b.devices)
+                for a, b in zip(first.ops, s.ops)):
+            raise ValueError("micro-batches of an iteration must have the same ops")
+    phases = {s.phase for s in parts}
+    step = Step(first.index, phases.pop() if len(phases) == 1 else Phase.MIXED,
+                sum(s.batch for s in parts), max(s.new_tokens for s in parts),
+                max(s.context_len for s in parts), first.ops,
+                tokens_out=sum(s.yielded_tokens for s in parts),
+                first_tokens=sum(s.first_token_sequences for s in parts))
+    pl = _Planner(dataclasses.replace(plan, micro_batches=len(parts)),
+                  Trace((step,), workload), hw)
+    check_plan(pl.p, first.ops)
+    ops, _ = StepBuilder(pl, step, None, parts=[s.ops for s in parts]).build()
+    return Trace((dataclasses.replace(step, ops=tuple(ops)),), workload,
+                 meta={"transforms": [{"kind": "parallel", "tensor": plan.tensor,
+                                       "micro_batches": len(parts),
+                                       "attention_units": len(pl.pool or ())}]})

@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 
 from ..dtypes import nbytes
+from ..errors import ConfigError
 from ..trace.schema import ATTENTION_KINDS, Op, OpKind, Step
-from . import shard
+from . import ragged, shard
 from .base import pinned_error
 from .units import member_for
 
@@ -50,10 +51,16 @@ def patch_step(prev_logical, cur_logical, prev_ops, recipe) -> list:
 
 
 class StepBuilder:
-    """The ops of one transformed step."""
+    """The ops of one transformed step. ``parts``: the step's micro-batches as logical op lists
+    of the same structure, each sized to its own sequences (a serving iteration cut by
+    sequences, :func:`.parallel.plan_micro_batches`); ``None``: the plan's micro-batches are
+    equal shares of ``step``."""
 
-    def __init__(self, planner, step: Step, prev_last) -> None:
+    def __init__(self, planner, step: Step, prev_last, parts=None) -> None:
         self.pl, self.step, self.prev_last = planner, step, prev_last
+        self.parts = parts
+        # the micro-batch share a logical op is cut to (1: the parts are cut already)
+        self.mb_share = 1 if parts is not None else planner.p.micro_batches
         self.ops: list = []
         self.recipe: dict = {}  # logical op id -> [(index, make, key)]; static ops left out
         self.where: dict = {}   # (replica, mb, logical id) -> {tensor rank or unit: new id}
@@ -87,18 +94,19 @@ class StepBuilder:
             if o.devices:
                 raise pinned_error(o, "parallelism")
         M = p.micro_batches
+        parts = self.parts or [logical] * M
         last = {}
         for is_att, ids in pl.segments(logical):
             if not is_att:
                 for r in range(p.data):
                     for mb in range(M):
                         for i in ids:
-                            self.dense(logical[i], r, mb, last)
+                            self.dense(parts[mb][i], r, mb, last)
             else:
                 for r in range(p.data):
                     for mb in range(M):
                         for i in ids:
-                            self.attention(logical[i], r, mb)
+                            self.attention(parts[mb][i], r, mb)
         return self.ops, last
 
     # ---- dense ops on the tensor ranks of a stage ----------------------------------------------
@@ -120,7 +128,7 @@ class StepBuilder:
         placed = {}
         for k in range(t):
             unit = pl.unit(r, st, k)
-            make = lambda o, k=k: _dense_shard(pl, o, role, k)  # noqa: E731
+            make = lambda o, k=k: _dense_shard(pl, o, role, k, self.mb_share)  # noqa: E731
             prior = ()
             if self.prev_last is not None and not op.deps and (r, mb, k) in self.prev_last:
                 prior = ((1, self.prev_last[(r, mb, k)]),)
@@ -132,7 +140,7 @@ class StepBuilder:
             members = tuple(self.ops[placed[k]].devices[0] for k in range(t))
             what = "all_reduce" if role == "row" else "all_gather"
             cid = self.add(op, (r, mb, what, members), [placed[k] for k in range(t)],
-                           lambda o: _collective(o, what, p.micro_batches), static=True)
+                           lambda o: _collective(o, what, self.mb_share), static=True)
             placed = {k: cid for k in range(t)}
             placed["all"] = cid
         self.where[(r, mb, op.id)] = placed
@@ -140,19 +148,36 @@ class StepBuilder:
     # ---- attention on the pool -------------------------------------------------------------------
     def attention(self, op: Op, r: int, mb: int) -> None:
         pl, p = self.pl, self.pl.p
-        t, pool, M = p.tensor, pl.pool, p.micro_batches
-        B = self.step.batch // M
-        G, pairs = pl.H // pl.KV, B * pl.KV
-        n = len(pool)
+        t, pool, M = p.tensor, pl.pool, self.mb_share
+        G, n = pl.H // pl.KV, len(pool)
+        if ragged.is_ragged(op):
+            # a serving iteration's ragged batch: each pair at its own sequence's q and context
+            if M > 1:
+                raise ConfigError(f"op {op.name!r} is a ragged batch: cut it into micro-batches "
+                                  "by sequences (parallel.plan_micro_batches)",
+                                  key="parallelism.micro_batches")
+            segs = op.attrs["segments"]
+            B = sum(c for _, _, c in segs)
+
+            def pair_bytes(a, b, per_token, dtype):     # per pair, each at its own q_len
+                return sum(c * nbytes(q * per_token, dtype)
+                           for q, _, c in ragged.pair_segments(segs, pl.KV, a, b))
+        else:
+            B, q_len = self.step.batch // M, int(self.step.new_tokens)
+
+            def pair_bytes(a, b, per_token, dtype):
+                return (b - a) * nbytes(q_len * per_token, dtype)
+        pairs = B * pl.KV
         bounds = [pairs * u // n for u in range(n + 1)]
         per_rank = pairs // t                      # pairs whose Q, K, V each tensor rank makes
-        q_len = int(self.step.new_tokens)
         placed = {}
         for u in range(n):
             lo, hi = bounds[u], bounds[u + 1]
             if hi == lo:
                 continue
-            if op.kind in ATTENTION_KINDS:
+            if ragged.is_ragged(op):
+                make = lambda o, lo=lo, hi=hi: ragged.pool_part(o, lo, hi, pl.KV, G)  # noqa: E731
+            elif op.kind in ATTENTION_KINDS:
                 make = lambda o, lo=lo, hi=hi: shard.attention_part(o, hi - lo, G, 1)  # noqa: E731
             else:
                 make = lambda o, lo=lo, hi=hi: shard.share(  # noqa: E731
@@ -163,13 +188,13 @@ class StepBuilder:
                 if ("pool", u) in src:
                     deps.append(src[("pool", u)])
                 else:
-                    deps += self.sends(op, d, src, r, mb, u, lo, hi, per_rank, G, q_len)
+                    deps += self.sends(op, d, src, r, mb, u, lo, hi, per_rank, G, pair_bytes)
             dev = member_for(op, pool[u], pl.hw)
-            placed[("pool", u)] = self.add(op, (r, mb, ("pool", u), dev), deps, make,
-                                           key=("pool", hi - lo))
+            # shares of equal size are equal, but a ragged batch's pairs differ by range
+            key = ("pool", lo, hi) if ragged.is_ragged(op) else ("pool", hi - lo)
+            placed[("pool", u)] = self.add(op, (r, mb, ("pool", u), dev), deps, make, key=key)
         if op.kind is OpKind.ATTENTION_CONTEXT:
             # attention output back to the tensor ranks that own the pairs' heads
-            out = nbytes(q_len * G * pl.hd, op.dtype)
             for k in range(t):
                 rets = []
                 for u in range(n):
@@ -178,38 +203,43 @@ class StepBuilder:
                     if b <= a:
                         continue
                     src = placed[("pool", u)]
+                    out = pair_bytes(a, b, G * pl.hd, op.dtype)
                     rets.append(self.add(op, (r, mb, ("ret", u, k), self.ops[src].devices[0]),
-                                         [src], lambda o, n_=(b - a) * out: _transfer(
+                                         [src], lambda o, n_=out: _transfer(
                                              f"L{o.layer}.attention_to_dense", o, n_),
                                          static=True))
                 placed[("to", k)] = rets
         self.where[(r, mb, op.id)] = placed
 
-    def sends(self, op, d, src, r, mb, u, lo, hi, per_rank, G, q_len) -> list:
+    def sends(self, op, d, src, r, mb, u, lo, hi, per_rank, G, pair_bytes) -> list:
         """Q, K and V of pool unit ``u``'s pairs ``[lo, hi)`` from every tensor rank that made
-        some of them (one transfer per rank and unit and layer, shared by score and context)."""
+        some of them (one transfer per rank and unit and layer, shared by score and context);
+        ``pair_bytes(a, b, per_token, dtype)``: bytes of ``per_token`` values per query token of
+        pairs ``[a, b)``."""
         key = (r, mb, op.layer, u, d)
         hit = self._sends.get(key)
         if hit is not None:
             return hit
-        per_pair = nbytes(q_len * G * self.pl.hd, op.dtype) + \
-            nbytes(2 * q_len * self.pl.hd, op.kv_dtype or op.dtype)
+        hd = self.pl.hd
         out = []
         for k in range(self.pl.p.tensor):
             a, b = max(lo, k * per_rank), min(hi, (k + 1) * per_rank)
             if b > a:
+                n_ = pair_bytes(a, b, G * hd, op.dtype) + \
+                    pair_bytes(a, b, 2 * hd, op.kv_dtype or op.dtype)
                 out.append(self.add(op, (r, mb, ("send", k, u), self.ops[src[k]].devices[0]),
-                                    [src[k]], lambda o, n_=(b - a) * per_pair: _transfer(
+                                    [src[k]], lambda o, n_=n_: _transfer(
                                         f"L{o.layer}.qkv_to_attention", o, n_), static=True))
         self._sends[key] = out
         return out
 
 
-def _dense_shard(pl, op: Op, role: str, k: int) -> Op:
-    """Tensor rank ``k``'s share of one micro-batch of logical op ``op``."""
+def _dense_shard(pl, op: Op, role: str, k: int, mb_share: int) -> Op:
+    """Tensor rank ``k``'s share of one micro-batch of logical op ``op`` (``1 / mb_share`` of
+    it)."""
     p = pl.p
     t = p.tensor
-    part = shard.share(op, 1, p.micro_batches)
+    part = shard.share(op, 1, mb_share)
     H, KV, hd, kv_rank = pl.dims(op)
     if role == "qkv":
         return shard.qkv(part, H, KV, hd, t) if t > 1 else part

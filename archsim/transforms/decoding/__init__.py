@@ -29,26 +29,26 @@ def apply_decoding(trace, w):
         trace = skip_decode_trace(trace, w)
     if dec.kv_compression is not None:
         from .kv_compress import gear_trace
-        trace = gear_trace(trace, dec.kv_compression)
+        trace = gear_trace(trace, dec.kv_compression, w)
     return trace
 
 
 def check_design_point(w, hw) -> None:
     """Refuse a decoding strategy that design point ``hw``'s parallelism plan would shard
-    wrongly. Speculative and Medusa decoding are split with tensor and data parallelism
-    (:mod:`.plan_roles`: the draft sharded like the target, Medusa's heads as vLLM runs them);
-    pipeline stages and an attention pool know only the target's layers and KV heads, and a
-    plan recounts attention from its shape, so it would drop GEAR's extra bytes and FLOPs."""
+    wrongly. Speculative and Medusa decoding are split with tensor and data parallelism and an
+    attention pool (:mod:`.plan_roles`: the draft sharded like the target on the dense units,
+    Medusa's heads as vLLM runs them, the target's verification or tree attention on the
+    pool); pipeline stages know only the target's layers, and a plan recounts attention from
+    its shape, so it would drop GEAR's extra bytes and FLOPs."""
     dec = getattr(w, "decoding", None)
     if hw is None or dec is None or dec.is_greedy or hw.parallelism is None:
         return
     from ...errors import ConfigError
     plan, what = hw.parallelism, None
-    if dec.strategy in ("speculative", "medusa") and (plan.pipeline > 1
-                                                       or plan.attention is not None):
+    if dec.strategy in ("speculative", "medusa") and plan.pipeline > 1:
         what = (f"{dec.strategy} decoding adds ops (a draft model's, Medusa's heads) that "
-                "pipeline stages and an attention pool cannot split; tensor and data "
-                "parallelism can")
+                "pipeline stages cannot split; tensor and data parallelism and an attention "
+                "pool can")
     elif dec.kv_compression is not None:
         what = "GEAR's extra KV bytes and FLOPs would be lost when the plan splits attention"
     if what:

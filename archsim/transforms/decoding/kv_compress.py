@@ -12,10 +12,10 @@ min(n, d))``, ``s = ceil(outlier_fraction x n x d)``):
 * computes the reconstruction: the low-rank product (``2 n d r`` FLOPs), the sparse add (``s``)
   and the dequantisation of the backbone (a scale and an offset per entry, ``2 n d``).
 
-The score op carries K's extras, the context op V's. Not counted: compressing new entries
-(GEAR's streaming buffer and power iteration every ``n_b`` tokens), which is amortised over the
-buffer; this is stated, not hidden, in ``docs/decoding.md``. Ops carry
-``attrs: {kv_compression: gear}`` so devices that cannot reconstruct (PIM MAC units) refuse them.
+The score op carries K's extras, the context op V's. Compressing the entries (the prompt's
+after the prefill, new ones whenever GEAR's streaming buffer fills) adds ops of its own
+(:mod:`.gear_write`). Ops carry ``attrs: {kv_compression: gear}`` so devices that cannot
+reconstruct (PIM MAC units) refuse them.
 """
 from __future__ import annotations
 
@@ -35,10 +35,14 @@ def gear_extras(g, n: int, d: int) -> tuple:
     return extra_bytes, extra_flops
 
 
-def gear_trace(trace: Trace, g) -> Trace:
-    """``trace`` with GEAR's extras on every attention op (see module docstring)."""
+def gear_trace(trace: Trace, g, w=None) -> Trace:
+    """``trace`` with GEAR's extras on every attention op and the compression of new entries
+    (:mod:`.gear_write`; workload ``w`` gives the dtypes, ``None``: no compression ops) (see
+    module docstring)."""
+    from .gear_write import write_ops
     done: dict = {}
     steps = []
+    kept = 0                              # entries per sequence in the streaming buffer
     for st in trace.steps:
         ops = []
         for op in st.ops:
@@ -55,6 +59,14 @@ def gear_trace(trace: Trace, g) -> Trace:
                     kv_bytes=op.kv_bytes + B * b,
                     attrs={**op.attrs, "kv_compression": g.method}))
             ops.append(hit[1])
+        if w is not None:
+            if st.index == 0:                 # the prompt's entries, after the prefill
+                n, times = st.context_len, 1
+            else:                             # a buffer of buffer_tokens filled in this step
+                before, kept = kept, kept + st.yielded_tokens // st.batch
+                n, times = g.buffer_tokens, kept // g.buffer_tokens - before // g.buffer_tokens
+            ops += write_ops(g, ops, len(ops), n, times, w.precision.activations,
+                             w.precision.kv_cache)
         steps.append(dataclasses.replace(st, ops=tuple(ops)))
     meta = dict(trace.meta)
     meta.setdefault("decoding", {})["kv_compression"] = dataclasses.asdict(g)

@@ -10,9 +10,17 @@
   model does (``ResidualBlock`` of plain linears, ``ParallelLMHead`` heads:
   vllm/model_executor/models/medusa.py); the top-k runs on every rank.
 
-Only tensor (and data) parallelism is honoured: pipeline stages are cut by the target's layer
-indices, which a draft model's layers do not share, and an attention pool divides the target's
-(sequence, KV head) pairs; both are refused with a draft or Medusa heads in the trace.
+With an attention pool (Lamina, AttAcc), the target's attention runs on the pool, a
+speculative verification (``q_len = k + 1``) or a Medusa tree (``q_len`` = tree size, tree
+mask) against the target's KV cache like any other; the draft model's passes, its attention
+included, and Medusa's heads run on the dense units with the tensor-parallel splits above. The
+draft's KV cache is small (TinyLlama-1.1B: 22 layers x 4 KV heads x 64, K and V: 22 KiB per
+token in fp16, against Llama-2-7B's 512 KiB) and the draft's one-token passes are
+latency-bound, so its attention stays beside its dense ops; what Lamina offloads is the
+target's KV cache and attention (Chen et al., arXiv 2405.01814 v2: attention workers hold the
+KV cache and run attention, model workers the rest). Pipeline stages are refused with a draft
+or Medusa heads in the trace: they are cut by the target's layer indices, which a draft model's
+layers and Medusa's heads do not share.
 """
 from __future__ import annotations
 
@@ -55,13 +63,12 @@ def draft_dims(workload: dict) -> dict:
 
 
 def check_plan(plan, ops) -> None:
-    """Refuse a pipeline or an attention pool when ``ops`` hold a draft's or Medusa's ops."""
-    if plan.pipeline == 1 and plan.attention is None:
+    """Refuse pipeline stages when ``ops`` hold a draft's or Medusa's ops."""
+    if plan.pipeline == 1:
         return
     for op in ops:
         if split_prefix(op.name)[0] or medusa_role(op.name):
-            what = "pipeline stages (cut by the target's layers)" if plan.pipeline > 1 else \
-                "an attention pool (dividing the target's KV heads)"
             raise ConfigError(f"op {op.name!r} of a decoding strategy cannot be split by "
-                              f"{what}; speculative and Medusa decoding are modelled with "
-                              "tensor and data parallelism only", key="parallelism")
+                              "pipeline stages (cut by the target's layers); speculative and "
+                              "Medusa decoding are modelled with tensor and data parallelism "
+                              "and an attention pool", key="parallelism")

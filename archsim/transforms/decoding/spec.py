@@ -189,6 +189,11 @@ class Gear:
                               doc="r / min(n, d): 2-5% in the paper; 2% here")
     outlier_fraction: float = param(default=0.02, min=0.0, max=1.0,
                                     doc="sparse outliers s: the paper's default 2%")
+    buffer_tokens: int = param(default=64, min=1, doc="new entries wait uncompressed in a "
+                               "buffer of this many tokens (the authors' run scripts: "
+                               "streaming gap 64)")
+    power_iterations: int = param(default=3, min=1, doc="power iterations of the low-rank "
+                                  "residual (the authors' run scripts: loop 3)")
     source: Optional[str] = param(default=None)
 
 
