@@ -92,3 +92,20 @@ def test_a_pim_pool_prices_a_verification_as_one_gemv_per_query_position():
     assert cost[5, False].detail["gemvs"] == [(40, 300, 128)]
     assert cost[5, False].duration_ps == 5 * cost[1, False].duration_ps
     assert cost[5, True].duration_ps == cost[5, False].duration_ps
+
+
+def test_each_decode_step_waits_for_the_previous_steps_sample_on_its_own_unit(root):
+    """A step's first ops wait for the previous step's last op on their unit (``Op.prior``).
+    The speculative prefill is laid out differently from its decode steps (one draft pass, not
+    k), and decode steps patched from the first one used to keep its prior ids, which index the
+    prefill's layout: from step 2 on, the draft's embedding on model0 waited for a draft FFN
+    shard on model1 (a transfer over NVSwitch that no real run makes)."""
+    hw = load_hardware("lamina_h100_h20")
+    w = load_workload({"extends": str(root / "workloads" / "llama2_7b_speculative.yaml"),
+                       **{**SMALL, "generate_tokens": 16}})
+    t = apply_transforms(logical_trace(w, hw), hw.trace_transforms(), hw)
+    assert len(t.steps) >= 4
+    for i in range(2, len(t.steps)):
+        edges = {(o.devices, t.steps[i - b].ops[d].name, t.steps[i - b].ops[d].devices)
+                 for o in t.steps[i].ops for b, d in o.prior}
+        assert edges == {((u,), "sample", (u,)) for u in DENSE}

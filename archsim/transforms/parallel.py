@@ -201,15 +201,16 @@ class _Planner:
     # ---- the transform -----------------------------------------------------------------------
     def run(self) -> Trace:
         p = self.p
-        steps, prev_last, prev = [], None, None
+        steps, prev_last, prev, before = [], None, None, None
         overlap = p.micro_batches > 1 or p.pipeline > 1
         for s in self.trace.steps:
             check_plan(p, s.ops)
             if s.batch % p.micro_batches:
                 raise ConfigError(f"micro_batches {p.micro_batches} does not divide the batch "
                                   f"{s.batch} of step {s.index}", key="parallelism.micro_batches")
-            if prev is not None and (prev[3].batch, prev[3].new_tokens) == (s.batch, s.new_tokens) \
-                    and same_structure(prev[0], s.ops):
+            like_before = before is not None and (before.batch, before.new_tokens) == (
+                s.batch, s.new_tokens) and same_structure(before.ops, s.ops)
+            if prev is not None and like_before:
                 # a decode step like the previous one: rebuild only what changed
                 ops = patch_step(prev[0], s.ops, prev[1], prev[2])
                 recipe, last = prev[2], prev_last
@@ -217,8 +218,14 @@ class _Planner:
                 b = StepBuilder(self, s, prev_last if overlap else None)
                 ops, last = b.build()
                 recipe = b.recipe
-            # a step whose prior deps point at the previous step can seed the next one's patch
-            prev = (s.ops, ops, recipe, s) if prev_last is not None or not overlap else None
+            # a patched step keeps its seed's prior deps (op ids of the step before it), so a
+            # step seeds the next one's patch only if its prior deps index a step laid out like
+            # itself: none with overlap and no prior deps yet, and not a first decode step
+            # after a prefill of another structure (a speculative draft's prefill: its ids
+            # would point into the prefill's layout)
+            prev = (s.ops, ops, recipe, s) if not overlap or (prev_last is not None
+                                                              and like_before) else None
+            before = s
             steps.append(dataclasses.replace(
                 s, ops=tuple(ops), batch=s.batch * p.data, tokens_out=s.yielded_tokens * p.data,
                 first_tokens=s.first_token_sequences * p.data,
