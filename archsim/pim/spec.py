@@ -105,6 +105,9 @@ class PimMapping:
     ``channel`` (every pseudo-channel and rank of a legacy HBM channel: AttAcc's 2 x 2 x 16 = 64
     banks). The scope is the unit the command streams are simulated on. ``attention`` names the
     attention mapping ``archsim pim-attention`` uses when ``--mapping`` is not given.
+    ``gemv_split``, ``result_registers`` and ``accumulate_across_rows`` lay out a GEMV
+    (:func:`archsim.pim.gemv.gemv_stream`); their defaults are one result read per DRAM row and
+    matrix rows dealt over the channels.
     """
 
     source: str = param()

@@ -1,0 +1,102 @@
+"""A GEMV's layout as data (issue 13 item 4): result registers read back to back, results
+accumulated across DRAM rows, and the reduction split over channels, in the ``mapping`` section
+of a PIM config. Every count below is derived by hand from the layout.
+
+The layout on one GDDR6-AiM channel (16 banks, one unit each, 32 B accesses, bf16, 2 KB rows and
+global buffer): 100 x 2500 is 7 row groups of 16 units and segments of 1024, 1024 and 452
+elements, i.e. 64, 64 and 29 MACABs (452 / 16 rounded up) and as many WRGB accesses (2 B each,
+32 B per access); reading one result register of the 16 units is one RDMAC (16 x 2 B)."""
+import numpy as np
+import pytest
+
+from archsim.dram.checker import check_log
+from archsim.errors import ConfigError
+from archsim.pim import load_pim, simulate_gemv
+from archsim.pim.gemv import gemv_command_log, gemv_layout, gemv_stream
+
+ROWS, COLS, GROUPS, MACS = 100, 2500, 7, (64, 64, 29)
+
+
+def aim(write, name="p.yaml", **mapping):
+    body = "".join(f"  {k}: {str(v).lower() if isinstance(v, bool) else v}\n"
+                   for k, v in mapping.items())
+    return load_pim(write(name, f"extends: gddr6-aim\nmapping:\n  source: test\n{body}"))
+
+
+def counts(pim, rows=ROWS, cols=COLS, channels=1):
+    res = simulate_gemv(pim, rows, cols, channels=channels, memo=False)
+    return {k: v for k, v in res.commands.items() if k != "REFab"}, res
+
+
+def test_the_default_reads_every_segment_of_every_group_before_its_precharge(write):
+    c, _ = counts(aim(write))
+    assert c == {"WRGB": sum(MACS), "ACTAB": GROUPS * 3, "MACAB": GROUPS * sum(MACS),
+                 "RDMAC": GROUPS * 3, "PREA": GROUPS * 3}
+    assert c == counts(load_pim("gddr6-aim"))[0]      # no mapping section: the same stream
+
+
+def test_result_registers_read_a_batch_back_to_back_and_save_the_waits(write):
+    pim = aim(write, result_registers=3)
+    c, res = counts(pim)
+    assert c == counts(aim(write, "q.yaml"))[0]       # same commands, other order
+    _rdmac, ((rows, macs, wrgb),) = gemv_layout(pim, ROWS, COLS, "bf16", 1)
+    cmd = gemv_stream(pim, rows, macs, wrgb, 1)[0]
+    names = [pim.command_set.names[i] for i in cmd]
+    first = names[64:]                                 # after the first segment's WRGB
+    block = ["ACTAB"] + ["MACAB"] * 64
+    batch = block + ["PREA"] + block + ["PREA"] + block + ["RDMAC"] * 3 + ["PREA"]
+    assert first[:len(batch)] == batch
+    # one nMAC_RD (25 ns) wait per batch of 3 instead of per group: faster
+    assert res.cycles < counts(aim(write, "q.yaml"))[1].cycles
+
+
+def test_accumulating_across_rows_reads_each_output_once(write):
+    """Batch-major: each batch of 3 groups (3, 3, 1) has the buffer re-written per segment."""
+    c, _ = counts(aim(write, result_registers=3, accumulate_across_rows=True))
+    assert c == {"WRGB": 3 * sum(MACS), "ACTAB": GROUPS * 3, "MACAB": GROUPS * sum(MACS),
+                 "RDMAC": GROUPS, "PREA": GROUPS * 3}
+    c, _ = counts(aim(write, "q.yaml", result_registers=8, accumulate_across_rows=True))
+    assert c["WRGB"] == sum(MACS) and c["RDMAC"] == GROUPS      # one batch holds every group
+
+
+def test_one_segment_needs_one_buffer_write_with_accumulation(write):
+    c, _ = counts(aim(write, accumulate_across_rows=True), cols=1000)
+    assert c["WRGB"] == 63 and c["RDMAC"] == GROUPS and c["ACTAB"] == GROUPS  # 1000 / 16 -> 63
+
+
+def test_the_reduction_split_over_two_channels(write):
+    """157 accesses of 16 elements: 79 (1264 elements: 1024 + 240) to channel 0, 78 (1236:
+    1024 + 212) to channel 1; each channel all 100 rows (7 groups)."""
+    pim = aim(write, gemv_split="cols")
+    _r, shares = gemv_layout(pim, ROWS, COLS, "bf16", 2)
+    assert shares == [(100, (64, 15), (64, 15)), (100, (64, 14), (64, 14))]
+    c, _ = counts(pim, channels=2)
+    assert c == {"WRGB": 157, "ACTAB": 2 * GROUPS * 2, "MACAB": GROUPS * 157,
+                 "RDMAC": 2 * GROUPS * 2, "PREA": 2 * GROUPS * 2}
+
+
+@pytest.mark.parametrize("mapping", [dict(result_registers=3),
+                                     dict(result_registers=3, accumulate_across_rows=True),
+                                     dict(gemv_split="cols", accumulate_across_rows=True)])
+def test_the_new_streams_pass_the_checker(write, mapping):
+    pim = aim(write, **mapping)
+    log = gemv_command_log(pim, ROWS, COLS, channels=2)
+    assert check_log(pim, log) == []
+    names = np.array(pim.command_set.names)[log.command]
+    # rows over channels: 50 rows (4 groups) each; the reduction split: 7 groups each
+    groups = GROUPS if "gemv_split" in mapping else 2 * 4
+    assert int((names == "MACAB").sum()) == groups * sum(MACS)
+
+
+@pytest.mark.parametrize("line, key", [("result_registers: 0", "mapping.result_registers"),
+                                       ("gemv_split: diagonal", "mapping.gemv_split"),
+                                       ("accumulate_across_rows: maybe",
+                                        "mapping.accumulate_across_rows")])
+def test_a_bad_mapping_key_is_a_file_line_key_error(write, capsys, line, key):
+    from archsim.cli import main
+    p = write("p.yaml", f"extends: gddr6-aim\nmapping:\n  source: x\n  {line}\n")
+    with pytest.raises(ConfigError):
+        load_pim(p)
+    assert main(["check", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"archsim: error: {p}:4: {key}:") and "\n" not in err
