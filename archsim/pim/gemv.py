@@ -126,9 +126,10 @@ def gemv_stream(pim: PimSpec, rows_in_channel: int, macs, wrgb, rdmac: int):
     ``mapping.accumulate_across_rows`` every segment is read out (the host adds the partial
     sums) and the loop is segment-major: each segment's input slice is written into the global
     buffer (WRGB) once, then every batch of groups runs on it. With it, a register keeps
-    accumulating across PREA/ACTAB: the loop is batch-major, the buffer re-written with each
-    segment for each batch (when it does not hold that segment already), and each group read
-    once, after its last segment. R = 1 without accumulation is one ACTAB, MACABs, RDMAC, PREA
+    accumulating across PREA/ACTAB: the loop is batch-major, each batch takes every segment
+    (odd batches in reverse order, so a batch starts with the segment the buffer holds), the
+    buffer is re-written whenever it does not hold the segment, and each group is read once,
+    after its batch's last segment. R = 1 without accumulation is one ACTAB, MACABs, RDMAC, PREA
     per group and segment.
     """
     U = pim.units_per_channel
@@ -142,15 +143,18 @@ def gemv_stream(pim: PimSpec, rows_in_channel: int, macs, wrgb, rdmac: int):
     if groups == 0:   # a channel without matrix rows gets no input vector either
         return stream_arrays(parts_cmd, parts_row)
     batches = [(b, min(R, groups - b)) for b in range(0, groups, R)]
-    order = ([(bt, s) for bt in batches for s in range(nseg)] if accumulate
-             else [(bt, s) for s in range(nseg) for bt in batches])
+    if accumulate:   # odd batches take the segments backwards, from the one the buffer holds
+        order = [(bt, s, k == nseg - 1) for i, bt in enumerate(batches)
+                 for k, s in enumerate(range(nseg) if i % 2 == 0 else range(nseg - 1, -1, -1))]
+    else:
+        order = [(bt, s, True) for s in range(nseg) for bt in batches]
     held = -1     # the segment the global buffer holds
-    for (b0, n), s in order:
+    for (b0, n), s, read in order:
         if held != s:
             parts_cmd.append(np.full(wrgb[s], CMD["WRGB"], np.int64))
             parts_row.append(np.full(wrgb[s], -1, np.int64))
             held = s
-        reads = rdmac * n if (not accumulate or s == nseg - 1) else 0
+        reads = rdmac * n if read else 0
         block = np.concatenate([[CMD["ACTAB"]], np.full(macs[s], CMD["MACAB"]),
                                 [CMD["PREA"]]]).astype(np.int64)
         last = np.concatenate([[CMD["ACTAB"]], np.full(macs[s], CMD["MACAB"]),

@@ -51,9 +51,10 @@ def test_result_registers_read_a_batch_back_to_back_and_save_the_waits(write):
 
 
 def test_accumulating_across_rows_reads_each_output_once(write):
-    """Batch-major: each batch of 3 groups (3, 3, 1) has the buffer re-written per segment."""
+    """Batch-major: batches of 3, 3 and 1 groups take segments 0, 1, 2 (buffer writes 64 + 64 +
+    29), then 2, 1, 0 (the buffer holds 2: 64 + 64), then 0, 1, 2 (it holds 0: 64 + 29)."""
     c, _ = counts(aim(write, result_registers=3, accumulate_across_rows=True))
-    assert c == {"WRGB": 3 * sum(MACS), "ACTAB": GROUPS * 3, "MACAB": GROUPS * sum(MACS),
+    assert c == {"WRGB": 157 + 128 + 93, "ACTAB": GROUPS * 3, "MACAB": GROUPS * sum(MACS),
                  "RDMAC": GROUPS, "PREA": GROUPS * 3}
     c, _ = counts(aim(write, "q.yaml", result_registers=8, accumulate_across_rows=True))
     assert c["WRGB"] == sum(MACS) and c["RDMAC"] == GROUPS      # one batch holds every group
@@ -100,3 +101,12 @@ def test_a_bad_mapping_key_is_a_file_line_key_error(write, capsys, line, key):
     assert main(["check", str(p)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"archsim: error: {p}:4: {key}:") and "\n" not in err
+
+
+def test_a_pim_config_with_an_organization_override_and_a_mapping_checks_as_a_pim_config():
+    from pathlib import Path
+
+    import archsim
+    from archsim.cli import check_file
+    path = Path(archsim.__file__).parent / "presets" / "pim" / "pim_gpt_gddr6.yaml"
+    assert check_file(path).startswith("PIM config 'PIM-GPT GDDR6-PIM'")
