@@ -39,7 +39,7 @@ from .kernel import (I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_NR, I_REFAB, I_REFI, I_R
                      NPARAM, inorder_kernel_nb, inorder_kernel_py)
 from .spec import DTYPE_BYTES, PimSpec, load_pim
 
-__all__ = ["GemvResult", "segments", "gemv_layout", "gemv_stream", "stream_arrays", "run_stream",
+__all__ = ["GemvResult", "segments", "gemv_split", "gemv_layout", "gemv_stream", "stream_arrays", "run_stream",
            "clear_memo", "resolve_call", "simulate_gemv", "gemv_command_log", "make_result",
            "streams_log"]
 
@@ -89,21 +89,33 @@ def segments(pim: PimSpec, cols: int, dtype: str) -> tuple:
     return tuple(-(-ln // epa) for ln in lens), tuple(-(-ln * db // ab) for ln in lens)
 
 
-def gemv_layout(pim: PimSpec, rows: int, cols: int, dtype: str, channels: int):
+def gemv_split(pim: PimSpec, context: bool = False) -> str:
+    """``mapping.gemv_split`` (or, for an attention-context GEMV, ``mapping.context_split``
+    when set) of ``pim``: ``rows`` without a mapping section."""
+    m = pim.config.mapping
+    if m is None:
+        return "rows"
+    return m.context_split if context and m.context_split is not None else m.gemv_split
+
+
+def gemv_layout(pim: PimSpec, rows: int, cols: int, dtype: str, channels: int,
+                split: Optional[str] = None):
     """How ``rows x cols`` is laid out over ``channels``: ``(rdmac, shares)`` with the RDMAC
     accesses that read one result register of every unit of a channel, and one
     ``(rows, macs, wrgb)`` per channel (its matrix rows, and per segment of its share of a row
     the MACABs and WRGB accesses) for :func:`gemv_stream`.
 
-    ``mapping.gemv_split``: ``rows`` (default) deals the matrix rows round-robin to the channels,
-    each channel the whole reduction; ``cols`` gives every channel all rows and a share of the
-    reduction, split at access boundaries (the host adds the channels' partial sums, like the
-    segments' partial sums, uncharged).
+    ``split`` (default ``mapping.gemv_split``): ``rows`` deals the matrix rows round-robin to
+    the channels, each channel the whole reduction; ``cols`` gives every channel all rows and a
+    share of the reduction, split at access boundaries (the host adds the channels' partial
+    sums, like the segments' partial sums, uncharged).
     """
     ab = pim.org.access_bytes
     rdmac = -(-pim.units_per_channel * pim.config.mac.result_bytes // ab)
-    m = pim.config.mapping
-    if m is None or m.gemv_split == "rows":
+    split = split or gemv_split(pim)
+    if split not in ("rows", "cols"):
+        raise ConfigError(f"GEMV split must be rows or cols, got {split!r}")
+    if split == "rows":
         per = segments(pim, cols, dtype)
         return rdmac, [(rows // channels + (1 if c < rows % channels else 0), *per)
                        for c in range(channels)]
@@ -231,7 +243,7 @@ def resolve_call(pim, dtype, channels) -> tuple:
 
 def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
                   channels: Optional[int] = None, memo: bool = True,
-                  engine: str = "numba") -> GemvResult:
+                  engine: str = "numba", split: Optional[str] = None) -> GemvResult:
     """Cycle-accurate GEMV ``y = W x`` with ``W`` of ``rows x cols`` stored in the PIM banks.
 
     Parameters
@@ -248,6 +260,9 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
         Reuse the result of an identical (config, rows, cols, dtype, channels) call. Memoized
         and fresh results are identical (the simulation is deterministic).
     engine : {"numba", "python"}
+    split : {"rows", "cols"}, optional
+        Matrix rows or the reduction over the channels (default ``mapping.gemv_split``;
+        :func:`gemv_split` with ``context=True`` gives an attention context's).
 
     Returns
     -------
@@ -256,12 +271,13 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
     pim, dtype, nch = resolve_call(pim, dtype, channels)
     if rows < 1 or cols < 1:
         raise ConfigError(f"matrix shape must be positive, got {rows} x {cols}")
-    key = (pim.key, int(rows), int(cols), dtype, nch)
+    split = split or gemv_split(pim)
+    key = (pim.key, int(rows), int(cols), dtype, nch, split)
     if memo:
         hit = _MEMO.get(key)
         if hit is not None:
             return hit
-    rdmac, shares = gemv_layout(pim, rows, cols, dtype, nch)
+    rdmac, shares = gemv_layout(pim, rows, cols, dtype, nch, split)
     counts = np.zeros(len(pim.command_set), np.int64)
     end = 0
     for share in sorted(set(shares)):
@@ -307,10 +323,11 @@ def streams_log(pim: PimSpec, dtype: str, streams, engine: str = "numba"):
 
 
 def gemv_command_log(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
-                     channels: Optional[int] = None, engine: str = "numba"):
+                     channels: Optional[int] = None, engine: str = "numba",
+                     split: Optional[str] = None):
     """Issued-command log of a GEMV (all channels) for :func:`archsim.dram.checker.check_log`."""
     pim = load_pim(pim)
     dtype = dtype or pim.config.mac.dtype
     nch = pim.n_channels if channels is None else int(channels)
-    rdmac, shares = gemv_layout(pim, rows, cols, dtype, nch)
+    rdmac, shares = gemv_layout(pim, rows, cols, dtype, nch, split)
     return streams_log(pim, dtype, [gemv_stream(pim, *sh, rdmac) for sh in shares], engine)

@@ -120,6 +120,9 @@ class PimMapping:
         default="rows", doc="how a GEMV matrix is split over the channels: rows (each channel "
         "a share of the output rows, whole reduction) or cols (each channel every row and a "
         "share of the reduction; the host adds the channels' partial sums)")
+    context_split: Optional[Literal["rows", "cols"]] = param(
+        default=None, doc="gemv_split of the attention-context GEMVs (V^T p: rows = head "
+        "dimensions, cols = tokens); default gemv_split")
     result_registers: int = param(default=1, min=1, doc="result registers per MAC unit a GEMV "
                                   "uses: that many row groups MAC into their own registers "
                                   "before their results are read back to back")

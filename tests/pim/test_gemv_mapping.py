@@ -110,3 +110,19 @@ def test_a_pim_config_with_an_organization_override_and_a_mapping_checks_as_a_pi
     from archsim.cli import check_file
     path = Path(archsim.__file__).parent / "presets" / "pim" / "pim_gpt_gddr6.yaml"
     assert check_file(path).startswith("PIM config 'PIM-GPT GDDR6-PIM'")
+
+
+def test_the_attention_context_can_split_its_tokens_over_the_channels(write):
+    """PIM-GPT's context GEMV V^T p (64 head dimensions x 1024 tokens) on 8 channels. Rows over
+    channels: 8 rows per channel fill half of one 16-unit group, and every channel needs the
+    whole probability vector: 8 x 64 WRGB, 8 x 64 MACAB. Tokens over channels
+    (context_split: cols): 128 tokens (8 accesses) per channel, 64 rows = 4 groups:
+    8 x 8 WRGB, 8 x 4 x 8 MACAB."""
+    from archsim.pim.gemv import gemv_split
+    pim = load_pim(write("p.yaml", "extends: pim_gpt_gddr6\nmapping:\n  source: test\n"
+                         "  context_split: cols\n"))
+    assert gemv_split(pim) == "rows" and gemv_split(pim, context=True) == "cols"
+    rows = simulate_gemv(pim, 64, 1024, memo=False).commands
+    cols = simulate_gemv(pim, 64, 1024, memo=False, split="cols").commands
+    assert (rows["WRGB"], rows["MACAB"], rows["ACTAB"]) == (8 * 64, 8 * 64, 8)
+    assert (cols["WRGB"], cols["MACAB"], cols["ACTAB"]) == (8 * 8, 8 * 4 * 8, 8 * 4)
