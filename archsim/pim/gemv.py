@@ -21,8 +21,9 @@ channel's. The PIM config's ``mapping`` section changes this as data: ``gemv_spl
 splits the reduction over the channels instead of the rows, ``result_registers`` lets several
 row groups MAC into their own registers and be read back to back (CENT's "reuse-GB" GEMV order
 on AiM), ``accumulate_across_rows`` keeps a register accumulating across PREA/ACTAB so a matrix
-row is read out once (:func:`gemv_stream`). Attention fits the same call: scores ``K q`` are a GEMV with rows = tokens and cols =
-head dim (K cache rows in banks), context ``V^T p`` one with rows = head dim, cols = tokens.
+row is read out once (:func:`gemv_stream`). Attention fits the same call: scores ``K q`` are a
+GEMV with rows = tokens and cols = head dim (K cache rows in banks), context ``V^T p`` one with
+rows = head dim, cols = tokens (``context_split`` may lay it out apart).
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ from .kernel import (I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_NR, I_REFAB, I_REFI, I_R
                      NPARAM, inorder_kernel_nb, inorder_kernel_py)
 from .spec import DTYPE_BYTES, PimSpec, load_pim
 
-__all__ = ["GemvResult", "segments", "gemv_split", "gemv_layout", "gemv_stream", "stream_arrays", "run_stream",
-           "clear_memo", "resolve_call", "simulate_gemv", "gemv_command_log", "make_result",
+__all__ = ["GemvResult", "segments", "gemv_split", "gemv_layout", "gemv_stream",
+           "stream_arrays", "run_stream", "clear_memo", "resolve_call", "simulate_gemv", "gemv_command_log", "make_result",
            "streams_log"]
 
 @dataclass(frozen=True)
