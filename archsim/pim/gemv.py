@@ -41,8 +41,8 @@ from .kernel import (I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_NR, I_REFAB, I_REFI, I_R
 from .spec import DTYPE_BYTES, PimSpec, load_pim
 
 __all__ = ["GemvResult", "segments", "gemv_split", "gemv_layout", "gemv_stream",
-           "stream_arrays", "run_stream", "clear_memo", "resolve_call", "simulate_gemv", "gemv_command_log", "make_result",
-           "streams_log"]
+           "stream_arrays", "run_stream", "clear_memo", "resolve_call", "simulate_gemv",
+           "gemv_command_log", "make_result", "streams_log"]
 
 @dataclass(frozen=True)
 class GemvResult:
