@@ -195,10 +195,14 @@ class Pim(Device):
         return attention_mapping(self.config.attention_mapping).scores(self.spec, op.shape,
                                                                        self.sim_dtype(op))
 
-    def simulate(self, rows: int, cols: int, dtype: str, *, memo: bool = True):
-        """One GEMV on all channels (:func:`~archsim.pim.gemv.simulate_gemv`)."""
-        from ..pim.gemv import simulate_gemv
-        return simulate_gemv(self.spec, rows, cols, dtype, memo=memo)
+    def simulate(self, rows: int, cols: int, dtype: str, *, memo: bool = True,
+                 context: bool = False):
+        """One GEMV on all channels (:func:`~archsim.pim.gemv.simulate_gemv`); ``context``: an
+        attention-context GEMV, laid out by ``mapping.context_split`` when the PIM config sets
+        it."""
+        from ..pim.gemv import gemv_split, simulate_gemv
+        return simulate_gemv(self.spec, rows, cols, dtype, memo=memo,
+                             split=gemv_split(self.spec, context))
 
     def gemv_actions(self, res) -> dict:
         """Action counts of one GEMV result (priced by :meth:`energy_table`)."""
@@ -225,7 +229,8 @@ class Pim(Device):
         for count, rows, cols in self.gemvs(op):
             if count <= 0:
                 continue
-            res = concat if concat is not None else self.simulate(rows, cols, dtype)
+            res = concat if concat is not None else self.simulate(
+                rows, cols, dtype, context=op.kind is OpKind.ATTENTION_CONTEXT)
             cycles += count * res.cycles
             for a, v in self.gemv_actions(res).items():
                 actions[a] = actions.get(a, 0.0) + count * v

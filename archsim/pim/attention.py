@@ -36,6 +36,10 @@ stay in the buffer while its rows are swept)::
                 RDMAC x ceil(U x result_bytes / access)        (one score per unit = per token)
             PREA
 
+With ``mapping.result_registers`` R > 1 the vectors of a row MAC into their own result
+registers, R at a time, and the R vectors' RDMACs follow the last of their MACABs back to back
+(one ``nMAC_RD`` wait per R vectors instead of one per vector); the counts are the same.
+
 It is the in-order PIM stream of :mod:`archsim.pim.gemv`, scheduled by the same numba kernel
 with the same timing rules (``PIM_RULES``) and refresh, so it is cycle-accurate to the same
 degree, and its log is checked by :func:`archsim.dram.checker.check_log`. Useful MACs are
@@ -106,6 +110,8 @@ def head_stream(pim: PimSpec, lay: HeadLayout, tokens: int, dtype: str):
     """Command stream of one channel holding ``tokens`` tokens: (cmd, rank, bg, bank, row)."""
     U = pim.units_per_channel
     CMD = pim.command_set.id
+    m = pim.config.mapping
+    R = 1 if m is None else m.result_registers
     tgroups = -(-tokens // U)
     G = len(lay.groups)
     db = DTYPE_BYTES[dtype]
@@ -119,9 +125,13 @@ def head_stream(pim: PimSpec, lay: HeadLayout, tokens: int, dtype: str):
             n = -(-nvec * lay.slot * db // ab)
             cmds.append(np.full(n, CMD["WRGB"], np.int64))
             rows.append(np.full(n, -1, np.int64))
-        per_vec = ([] if lay.resident else [CMD["WRGB"]] * lay.wrgb_per_vec) \
-            + [CMD["MACAB"]] * lay.macs_per_vec + [CMD["RDMAC"]] * lay.rdmac
-        block = np.array([CMD["ACTAB"]] + per_vec * nvec + [CMD["PREA"]], np.int64)
+        macs = ([] if lay.resident else [CMD["WRGB"]] * lay.wrgb_per_vec) \
+            + [CMD["MACAB"]] * lay.macs_per_vec
+        body = []
+        for v in range(0, nvec, R):   # R vectors MAC into their own registers, then are read
+            n = min(R, nvec - v)
+            body += macs * n + [CMD["RDMAC"]] * (lay.rdmac * n)
+        block = np.array([CMD["ACTAB"]] + body + [CMD["PREA"]], np.int64)
         cmds.append(np.tile(block, tgroups))
         rows.append(np.repeat(np.arange(tgroups, dtype=np.int64) * G + gi, len(block)))
     return stream_arrays(cmds, rows)

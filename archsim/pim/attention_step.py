@@ -48,7 +48,7 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
         an energy figure. ``mapping`` defaults to the PIM config's ``mapping.attention``, else
         ``per_head``.
     """
-    from .gemv import simulate_gemv     # numba: imported when a step is simulated
+    from .gemv import gemv_split, simulate_gemv   # numba: imported when a step is simulated
     from .spec import load_pim
     pim = load_pim(pim)
     kv_heads = heads if kv_heads is None else kv_heads
@@ -92,7 +92,8 @@ def attention_step(pim, heads: int, head_dim: int, kv_len: int, *,
     if ctx is not None:
         _add(context, ctx, 1)
     else:
-        _add(context, simulate_gemv(pim, head_dim, kv_len, dtype, channels=channels), heads)
+        _add(context, simulate_gemv(pim, head_dim, kv_len, dtype, channels=channels,
+                                    split=gemv_split(pim, context=True)), heads)
     out = {"pim": pim.name, "mapping": used, "heads": heads, "kv_heads": kv_heads,
            "head_dim": head_dim, "kv_len": kv_len, "dtype": dtype}
     total = empty()

@@ -10,7 +10,7 @@ from ..dram.cli import SPEC_KEYS, report
 from ..errors import ConfigError
 
 #: top-level keys that only a PIM config has
-PIM_KEYS = ("mac", "global_buffer", "dram")
+PIM_KEYS = ("mac", "global_buffer", "dram", "mapping")
 
 
 def _pim_gemv(args) -> int:

@@ -11,14 +11,19 @@ The commands (ACTAB, MACAB, WRGB, RDMAC, PREA) and their timing rules are data i
 :mod:`archsim.pim.spec`; the multi-head attention stream (head concatenation) is in
 :mod:`archsim.pim.attention`.
 
-GEMV ``y = W x`` (``W`` is rows x cols): matrix rows are dealt round-robin to (channel, unit); a
-unit's rows are stored one DRAM row per segment of ``segment`` elements (the global buffer / unit
-row capacity). For each segment the host writes that slice of ``x`` into every channel's global
-buffer (WRGB), then for each group of ``units`` matrix rows issues ACTAB, the MACABs over the
-segment, RDMAC for the partial results and PREA. Partial sums of segments are added outside the
-DRAM (by the host/ASIC, as in AiM and PIM-GPT). Channels run in parallel; the time is the slowest
-channel's. Attention fits the same call: scores ``K q`` are a GEMV with rows = tokens and cols =
-head dim (K cache rows in banks), context ``V^T p`` one with rows = head dim, cols = tokens.
+GEMV ``y = W x`` (``W`` is rows x cols): by default matrix rows are dealt round-robin to
+(channel, unit); a unit's rows are stored one DRAM row per segment of ``segment`` elements (the
+global buffer / unit row capacity). For each segment the host writes that slice of ``x`` into
+every channel's global buffer (WRGB), then for each group of ``units`` matrix rows issues ACTAB,
+the MACABs over the segment, RDMAC for the partial results and PREA. Partial sums of segments are
+added outside the DRAM (by the host/ASIC). Channels run in parallel; the time is the slowest
+channel's. The PIM config's ``mapping`` section changes this as data: ``gemv_split: cols``
+splits the reduction over the channels instead of the rows, ``result_registers`` lets several
+row groups MAC into their own registers and be read back to back (CENT's "reuse-GB" GEMV order
+on AiM), ``accumulate_across_rows`` keeps a register accumulating across PREA/ACTAB so a matrix
+row is read out once (:func:`gemv_stream`). Attention fits the same call: scores ``K q`` are a
+GEMV with rows = tokens and cols = head dim (K cache rows in banks), context ``V^T p`` one with
+rows = head dim, cols = tokens (``context_split`` may lay it out apart).
 """
 from __future__ import annotations
 
@@ -35,9 +40,9 @@ from .kernel import (I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_NR, I_REFAB, I_REFI, I_R
                      NPARAM, inorder_kernel_nb, inorder_kernel_py)
 from .spec import DTYPE_BYTES, PimSpec, load_pim
 
-__all__ = ["GemvResult", "gemv_layout", "gemv_stream", "stream_arrays", "run_stream",
-           "clear_memo", "resolve_call", "simulate_gemv", "gemv_command_log", "make_result",
-           "streams_log"]
+__all__ = ["GemvResult", "segments", "gemv_split", "gemv_layout", "gemv_stream",
+           "stream_arrays", "run_stream", "clear_memo", "resolve_call", "simulate_gemv",
+           "gemv_command_log", "make_result", "streams_log"]
 
 @dataclass(frozen=True)
 class GemvResult:
@@ -72,39 +77,104 @@ class GemvResult:
         return self.macs / (self.time_s * self.peak_macs_per_s) if self.time_s > 0 else 0.0
 
 
-def gemv_layout(pim: PimSpec, rows: int, cols: int, dtype: str, channels: int):
-    """Segment length, per-segment MAC/WRGB counts and rows per channel for :func:`gemv_stream`."""
+def segments(pim: PimSpec, cols: int, dtype: str) -> tuple:
+    """``(macs, wrgb)`` per segment of a ``cols``-long matrix row: MACABs and WRGB accesses of
+    each segment of ``segment`` elements (the smaller of a unit's DRAM row and the buffer)."""
     db = DTYPE_BYTES[dtype]
     ab = pim.org.access_bytes
     epa = ab // db  # elements per access
     row_elems = pim.banks_per_unit * int(pim.org.row_size_bytes) // db
     gb_elems = int(pim.config.global_buffer_bytes) // db
     seg = max(epa, min(row_elems, gb_elems) // epa * epa)
-    nseg = -(-cols // seg)
-    lens = [min(seg, cols - s * seg) for s in range(nseg)]
-    macs = [-(-ln // epa) for ln in lens]
-    wrgb = [-(-ln * db // ab) for ln in lens]
+    lens = [min(seg, cols - s * seg) for s in range(-(-cols // seg))]
+    return tuple(-(-ln // epa) for ln in lens), tuple(-(-ln * db // ab) for ln in lens)
+
+
+def gemv_split(pim: PimSpec, context: bool = False) -> str:
+    """``mapping.gemv_split`` (or, for an attention-context GEMV, ``mapping.context_split``
+    when set) of ``pim``: ``rows`` without a mapping section."""
+    m = pim.config.mapping
+    if m is None:
+        return "rows"
+    return m.context_split if context and m.context_split is not None else m.gemv_split
+
+
+def gemv_layout(pim: PimSpec, rows: int, cols: int, dtype: str, channels: int,
+                split: Optional[str] = None):
+    """How ``rows x cols`` is laid out over ``channels``: ``(rdmac, shares)`` with the RDMAC
+    accesses that read one result register of every unit of a channel, and one
+    ``(rows, macs, wrgb)`` per channel (its matrix rows, and per segment of its share of a row
+    the MACABs and WRGB accesses) for :func:`gemv_stream`.
+
+    ``split`` (default ``mapping.gemv_split``): ``rows`` deals the matrix rows round-robin to
+    the channels, each channel the whole reduction; ``cols`` gives every channel all rows and a
+    share of the reduction, split at access boundaries (the host adds the channels' partial
+    sums, like the segments' partial sums, uncharged).
+    """
+    ab = pim.org.access_bytes
     rdmac = -(-pim.units_per_channel * pim.config.mac.result_bytes // ab)
-    per_ch = [rows // channels + (1 if c < rows % channels else 0) for c in range(channels)]
-    return seg, macs, wrgb, rdmac, per_ch
+    split = split or gemv_split(pim)
+    if split not in ("rows", "cols"):
+        raise ConfigError(f"GEMV split must be rows or cols, got {split!r}")
+    if split == "rows":
+        per = segments(pim, cols, dtype)
+        return rdmac, [(rows // channels + (1 if c < rows % channels else 0), *per)
+                       for c in range(channels)]
+    epa = ab // DTYPE_BYTES[dtype]
+    acc = -(-cols // epa)
+    shares, left = [], cols
+    for c in range(channels):
+        n = min(left, (acc // channels + (1 if c < acc % channels else 0)) * epa)
+        left -= n
+        shares.append((rows, *segments(pim, n, dtype)) if n else (0, (), ()))
+    return rdmac, shares
 
 
 def gemv_stream(pim: PimSpec, rows_in_channel: int, macs, wrgb, rdmac: int):
-    """The command stream of one channel: (cmd, rank, bg, bank, row) int64 arrays."""
+    """The command stream of one channel: (cmd, rank, bg, bank, row) int64 arrays.
+
+    Row groups (one matrix row per unit) are taken ``mapping.result_registers`` (R) at a time,
+    each MACing into its own result register; the R groups' results are read back to back
+    (RDMAC) after the batch's last MACAB, before its PREA. Without
+    ``mapping.accumulate_across_rows`` every segment is read out (the host adds the partial
+    sums) and the loop is segment-major: each segment's input slice is written into the global
+    buffer (WRGB) once, then every batch of groups runs on it. With it, a register keeps
+    accumulating across PREA/ACTAB: the loop is batch-major, each batch takes every segment
+    (odd batches in reverse order, so a batch starts with the segment the buffer holds), the
+    buffer is re-written whenever it does not hold the segment, and each group is read once,
+    after its batch's last segment. R = 1 without accumulation is one ACTAB, MACABs, RDMAC, PREA
+    per group and segment.
+    """
     U = pim.units_per_channel
     CMD = pim.command_set.id
+    m = pim.config.mapping
+    R = 1 if m is None else m.result_registers
+    accumulate = m is not None and m.accumulate_across_rows
     groups = -(-rows_in_channel // U)
     nseg = len(macs)
     parts_cmd, parts_row = [], []
     if groups == 0:   # a channel without matrix rows gets no input vector either
         return stream_arrays(parts_cmd, parts_row)
-    for s in range(nseg):
-        parts_cmd.append(np.full(wrgb[s], CMD["WRGB"], np.int64))
-        parts_row.append(np.full(wrgb[s], -1, np.int64))
+    batches = [(b, min(R, groups - b)) for b in range(0, groups, R)]
+    if accumulate:   # odd batches take the segments backwards, from the one the buffer holds
+        order = [(bt, s, k == nseg - 1) for i, bt in enumerate(batches)
+                 for k, s in enumerate(range(nseg) if i % 2 == 0 else range(nseg - 1, -1, -1))]
+    else:
+        order = [(bt, s, True) for s in range(nseg) for bt in batches]
+    held = -1     # the segment the global buffer holds
+    for (b0, n), s, read in order:
+        if held != s:
+            parts_cmd.append(np.full(wrgb[s], CMD["WRGB"], np.int64))
+            parts_row.append(np.full(wrgb[s], -1, np.int64))
+            held = s
+        reads = rdmac * n if read else 0
         block = np.concatenate([[CMD["ACTAB"]], np.full(macs[s], CMD["MACAB"]),
-                                np.full(rdmac, CMD["RDMAC"]), [CMD["PREA"]]]).astype(np.int64)
-        parts_cmd.append(np.tile(block, groups))
-        parts_row.append(np.repeat(np.arange(groups, dtype=np.int64) * nseg + s, len(block)))
+                                [CMD["PREA"]]]).astype(np.int64)
+        last = np.concatenate([[CMD["ACTAB"]], np.full(macs[s], CMD["MACAB"]),
+                               np.full(reads, CMD["RDMAC"]), [CMD["PREA"]]]).astype(np.int64)
+        rows = (b0 + np.arange(n, dtype=np.int64)) * nseg + s
+        parts_cmd += [np.tile(block, n - 1), last]
+        parts_row += [np.repeat(rows[:-1], len(block)), np.full(len(last), rows[-1], np.int64)]
     return stream_arrays(parts_cmd, parts_row)
 
 
@@ -174,7 +244,7 @@ def resolve_call(pim, dtype, channels) -> tuple:
 
 def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
                   channels: Optional[int] = None, memo: bool = True,
-                  engine: str = "numba") -> GemvResult:
+                  engine: str = "numba", split: Optional[str] = None) -> GemvResult:
     """Cycle-accurate GEMV ``y = W x`` with ``W`` of ``rows x cols`` stored in the PIM banks.
 
     Parameters
@@ -191,6 +261,9 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
         Reuse the result of an identical (config, rows, cols, dtype, channels) call. Memoized
         and fresh results are identical (the simulation is deterministic).
     engine : {"numba", "python"}
+    split : {"rows", "cols"}, optional
+        Matrix rows or the reduction over the channels (default ``mapping.gemv_split``;
+        :func:`gemv_split` with ``context=True`` gives an attention context's).
 
     Returns
     -------
@@ -199,17 +272,18 @@ def simulate_gemv(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
     pim, dtype, nch = resolve_call(pim, dtype, channels)
     if rows < 1 or cols < 1:
         raise ConfigError(f"matrix shape must be positive, got {rows} x {cols}")
-    key = (pim.key, int(rows), int(cols), dtype, nch)
+    split = split or gemv_split(pim)
+    key = (pim.key, int(rows), int(cols), dtype, nch, split)
     if memo:
         hit = _MEMO.get(key)
         if hit is not None:
             return hit
-    _seg, macs, wrgb, rdmac, per_ch = gemv_layout(pim, rows, cols, dtype, nch)
+    rdmac, shares = gemv_layout(pim, rows, cols, dtype, nch, split)
     counts = np.zeros(len(pim.command_set), np.int64)
     end = 0
-    for rc in sorted(set(per_ch)):
-        mult = per_ch.count(rc)
-        stream = gemv_stream(pim, rc, macs, wrgb, rdmac)
+    for share in sorted(set(shares)):
+        mult = shares.count(share)
+        stream = gemv_stream(pim, *share, rdmac)
         cyc, cnt, _ = run_stream(pim, dtype, *stream, engine=engine)
         counts += cnt * mult
         end = max(end, cyc)
@@ -250,11 +324,11 @@ def streams_log(pim: PimSpec, dtype: str, streams, engine: str = "numba"):
 
 
 def gemv_command_log(pim, rows: int, cols: int, dtype: Optional[str] = None, *,
-                     channels: Optional[int] = None, engine: str = "numba"):
+                     channels: Optional[int] = None, engine: str = "numba",
+                     split: Optional[str] = None):
     """Issued-command log of a GEMV (all channels) for :func:`archsim.dram.checker.check_log`."""
     pim = load_pim(pim)
     dtype = dtype or pim.config.mac.dtype
     nch = pim.n_channels if channels is None else int(channels)
-    _seg, macs, wrgb, rdmac, per_ch = gemv_layout(pim, rows, cols, dtype, nch)
-    return streams_log(pim, dtype, [gemv_stream(pim, rc, macs, wrgb, rdmac) for rc in per_ch],
-                       engine)
+    rdmac, shares = gemv_layout(pim, rows, cols, dtype, nch, split)
+    return streams_log(pim, dtype, [gemv_stream(pim, *sh, rdmac) for sh in shares], engine)

@@ -105,12 +105,30 @@ class PimMapping:
     ``channel`` (every pseudo-channel and rank of a legacy HBM channel: AttAcc's 2 x 2 x 16 = 64
     banks). The scope is the unit the command streams are simulated on. ``attention`` names the
     attention mapping ``archsim pim-attention`` uses when ``--mapping`` is not given.
+    ``gemv_split``, ``result_registers`` and ``accumulate_across_rows`` lay out a GEMV
+    (:func:`archsim.pim.gemv.gemv_stream`); their defaults are one result read per DRAM row and
+    matrix rows dealt over the channels.
     """
 
     source: str = param()
     allbank_scope: Literal["pseudo_channel", "channel"] = param(default="pseudo_channel")
     attention: Optional[str] = param(default=None, doc="default attention mapping "
                                      "(per_head, concat_heads, head_per_channel, attacc)")
+    # GEMV layout and result handling (archsim.pim.gemv; the defaults are the stream before
+    # these keys existed: rows dealt over channels, a result read per DRAM row)
+    gemv_split: Literal["rows", "cols"] = param(
+        default="rows", doc="how a GEMV matrix is split over the channels: rows (each channel "
+        "a share of the output rows, whole reduction) or cols (each channel every row and a "
+        "share of the reduction; the host adds the channels' partial sums)")
+    context_split: Optional[Literal["rows", "cols"]] = param(
+        default=None, doc="gemv_split of the attention-context GEMVs (V^T p: rows = head "
+        "dimensions, cols = tokens); default gemv_split")
+    result_registers: int = param(default=1, min=1, doc="result registers per MAC unit a GEMV "
+                                  "uses: that many row groups MAC into their own registers "
+                                  "before their results are read back to back")
+    accumulate_across_rows: bool = param(default=False, doc="a unit's result register keeps "
+                                         "accumulating across PREA/ACTAB: a matrix row longer "
+                                         "than a DRAM row is read out once, when finished")
 
 
 @dataclass(frozen=True)

@@ -35,19 +35,31 @@ def test_organisation_is_pim_gpt(pim):
 
 
 def _expected_counts(spec, rows, cols, db):
-    """Command counts from the layout alone (independent of the DRAM core's layout code)."""
+    """Command counts from the layout alone (independent of the DRAM core's layout code).
+
+    The preset's mapping: R result registers, results accumulated across DRAM rows. A
+    channel's row groups run in batches of R; each batch takes every segment (odd batches in
+    reverse), the buffer re-written for each segment except the one it already holds (the last
+    of the previous batch); each group's results are read once."""
     ab = spec.org.access_bytes
     seg = min(int(spec.org.row_size_bytes), int(spec.config.global_buffer_bytes)) // db
     nseg = math.ceil(cols / seg)
     lens = [min(seg, cols - i * seg) for i in range(nseg)]
+    w = [math.ceil(ln * db / ab) for ln in lens]
     ch, U = spec.n_channels, spec.units_per_channel
-    groups = sum(math.ceil((rows // ch + (c < rows % ch)) / U) for c in range(ch))
+    m = spec.config.mapping
+    assert m.accumulate_across_rows and m.gemv_split == "rows"
+    per_ch = [math.ceil((rows // ch + (c < rows % ch)) / U) for c in range(ch)]
+    groups = sum(per_ch)
     acts = groups * nseg
-    return {"ACTAB": acts, "PREA": acts,
-            "MACAB": groups * sum(math.ceil(ln * db / ab) for ln in lens),
-            # only channels that hold rows get the input vector
-            "WRGB": min(ch, rows) * sum(math.ceil(ln * db / ab) for ln in lens),
-            "RDMAC": acts * math.ceil(U * spec.config.mac.result_bytes / ab)}
+    wrgb = 0
+    for g in per_ch:
+        batches = math.ceil(g / m.result_registers)
+        if batches:   # only channels that hold rows get the input vector
+            wrgb += sum(w) + sum(sum(w) - w[nseg - 1 if b % 2 == 0 else 0]
+                                 for b in range(batches - 1))
+    return {"ACTAB": acts, "PREA": acts, "MACAB": groups * sum(w), "WRGB": wrgb,
+            "RDMAC": groups * math.ceil(U * spec.config.mac.result_bytes / ab)}
 
 
 @pytest.mark.parametrize("rows,cols", [(2304, 768), (768, 3072), (50257, 1600), (1000, 1),

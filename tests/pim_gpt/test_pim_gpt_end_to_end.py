@@ -49,9 +49,11 @@ def test_pim_results_round_trip_through_the_asic(pim_gpt, root):
                     overrides=["generate_tokens=2"])
     # every PIM op's output feeding a later PIM op goes out to the ASIC and back
     assert r.link_stats["pim->asic"][0] > 0 and r.link_stats["asic->pim"][0] > 0
-    # PIM time dominates, as in the paper (VMM is most of the latency)
+    # PIM time dominates, as in the paper (VMM is most of the latency; non-VMM 1.16% for
+    # GPT3-XL there): over 85% here (91% with 32 result registers, 2 tokens of GPT-2 small)
     t = r.breakdown()["time_s"]
-    assert sum(t["pim"].values()) > 10 * sum(t["asic"].values())
+    pim, asic = sum(t["pim"].values()), sum(t["asic"].values())
+    assert pim / (pim + asic) > 0.85
 
 
 def test_memoized_engine_equals_fresh(pim_gpt, root):
