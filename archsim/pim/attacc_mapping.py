@@ -51,8 +51,7 @@ import numpy as np
 from ..dram.controller import CommandLog
 from ..dram.timing import LOG_COLS
 from ..errors import ConfigError
-from .gemv import make_result, resolve_call, wide_mask
-from .kernel import I_ACTAB, I_LOGCAP, I_NBA, I_NBG, I_NR, I_REFAB, I_REFI, I_REFON, I_WIDE
+from .gemv import inorder_params, make_result, resolve_call
 from .spec import DTYPE_BYTES, PimSpec
 from .window_kernel import (I_BUFFER, I_HITBANK, I_MACAB, I_PREA, NPARAM_WINDOW,
                             window_kernel_nb, window_kernel_py)
@@ -164,6 +163,20 @@ def _stride(n: int, windows: int, as_published: bool) -> int:
     return int(n / windows) if as_published else -(-n // windows)
 
 
+def _sfm_then_mvgb(tr: _Trace, head: dict, length: int, as_published: bool):
+    """The ``extra`` of a window loop of ``length`` windows that interleaves ``head``'s SFM
+    (first window) and its MVGBs (strided over the windows of the second half)."""
+    half = length // 2
+    stride = _stride(len(head["mvgb"]), math.ceil(length / 2), as_published)
+
+    def extra(j, ln):
+        if j == 0:
+            tr.add(head["sfm"])
+        if half <= j < ln:
+            tr.add(_strided(head["mvgb"], j, half, stride))
+    return extra
+
+
 def attacc_trace(pim: PimSpec, H: int, d: int, L: int, dtype: str,
                  as_published: bool = True) -> list:
     """AttAcc's command order for ``H`` heads (see the module docstring): rows of ``(kind,
@@ -185,25 +198,10 @@ def attacc_trace(pim: PimSpec, H: int, d: int, L: int, dtype: str,
             if j < ln:
                 tr.add(_strided(h1["wr"], j, 0, stride))
         _score_windows(tr, h0, wr1)
-        half = length // 2
-        stride0 = _stride(len(h0["mvgb"]), math.ceil(length / 2), as_published)
-
-        def sfm_mvgb0(j, ln, h0=h0, half=half, stride0=stride0):
-            if j == 0:
-                tr.add(h0["sfm"])
-            if j < ln and j >= half:
-                tr.add(_strided(h0["mvgb"], j, half, stride0))
-        _score_windows(tr, h1, sfm_mvgb0)
-        clen = len(h0["cmac"])
-        chalf = clen // 2
-        stride1 = _stride(len(h1["mvgb"]), math.ceil(clen / 2), as_published)
-
-        def sfm_mvgb1(j, ln, h1=h1, chalf=chalf, stride1=stride1):
-            if j == 0:
-                tr.add(h1["sfm"])
-            if j < ln and j >= chalf:
-                tr.add(_strided(h1["mvgb"], j, chalf, stride1))
-        _context_windows(tr, h0, sfm_mvgb1)
+        # the first head's softmax and MVGBs ride in the second head's score windows, the
+        # second head's in the first head's context windows (from the second half on)
+        _score_windows(tr, h1, _sfm_then_mvgb(tr, h0, length, as_published))
+        _context_windows(tr, h0, _sfm_then_mvgb(tr, h1, len(h0["cmac"]), as_published))
         # the generator's "Head1: Context" repeats head 0's commands (same counts, head 0's rows)
         _context_windows(tr, h0 if as_published else h1, lambda j, ln: None)
     if n % 2:
@@ -262,16 +260,7 @@ def run_window_stream(pim: PimSpec, dtype: str, stream, *, log=False, engine="nu
     n = len(stream[0])
     cap = (n + n // 4 + 64) if log else 0
     while True:
-        prm = np.zeros(NPARAM_WINDOW, np.int64)
-        prm[I_NBG] = pim.org.bank_groups
-        prm[I_NBA] = pim.org.banks_per_group
-        prm[I_REFON] = 1 if pim.config.refresh else 0
-        prm[I_REFI] = pim.dram.timings["nREFI"]
-        prm[I_LOGCAP] = cap
-        prm[I_ACTAB] = cs.id["ACTAB"]
-        prm[I_REFAB] = cs.id["REFab"]
-        prm[I_NR] = pim.org.ranks
-        prm[I_WIDE] = wide_mask(pim)
+        prm = inorder_params(pim, cap, NPARAM_WINDOW)
         prm[I_PREA] = cs.id["PREA"]
         prm[I_MACAB] = cs.id["MACAB"]
         prm[I_HITBANK] = 0      # AttAcc's MACABs address pCH 0, rank 0, bank group 0, bank 0

@@ -187,6 +187,23 @@ def stream_arrays(cmd_parts, row_parts) -> tuple:
     return cmd, z, z.copy(), z.copy(), row
 
 
+def inorder_params(pim: PimSpec, cap: int, size: int = NPARAM) -> np.ndarray:
+    """The in-order kernels' parameter vector (:mod:`archsim.pim.kernel` indices ``I_*``) of
+    ``pim`` with a log of ``cap`` rows; ``size`` > ``NPARAM`` leaves room for a kernel's own."""
+    cs = pim.command_set
+    prm = np.zeros(size, np.int64)
+    prm[I_NBG] = pim.org.bank_groups
+    prm[I_NBA] = pim.org.banks_per_group
+    prm[I_REFON] = 1 if pim.config.refresh else 0
+    prm[I_REFI] = pim.dram.timings["nREFI"]
+    prm[I_LOGCAP] = cap
+    prm[I_ACTAB] = cs.id["ACTAB"]
+    prm[I_REFAB] = cs.id["REFab"]
+    prm[I_NR] = pim.org.ranks
+    prm[I_WIDE] = wide_mask(pim)
+    return prm
+
+
 def run_stream(pim: PimSpec, dtype: str, cmd, rank, bg, bank, row, *, log=False,
                engine="numba"):
     """Schedule one channel's stream; returns (end cycle, counts array, log rows or None)."""
@@ -195,16 +212,7 @@ def run_stream(pim: PimSpec, dtype: str, cmd, rank, bg, bank, row, *, log=False,
     kern = inorder_kernel_nb if engine == "numba" else inorder_kernel_py
     cap = (len(cmd) + len(cmd) // 4 + 64) if log else 0
     while True:
-        prm = np.zeros(NPARAM, np.int64)
-        prm[I_NBG] = pim.org.bank_groups
-        prm[I_NBA] = pim.org.banks_per_group
-        prm[I_REFON] = 1 if pim.config.refresh else 0
-        prm[I_REFI] = pim.dram.timings["nREFI"]
-        prm[I_LOGCAP] = cap
-        prm[I_ACTAB] = cs.id["ACTAB"]
-        prm[I_REFAB] = cs.id["REFab"]
-        prm[I_NR] = pim.org.ranks
-        prm[I_WIDE] = wide_mask(pim)
+        prm = inorder_params(pim, cap)
         logarr = np.zeros((max(cap, 1), LOG_COLS), np.int64)
         counts = np.zeros(len(cs), np.int64)
         stats = np.zeros(2, np.int64)
