@@ -64,7 +64,7 @@ from .bookkeeping import (B_ACTIVE, B_HITS, B_OPEN_ROW, B_QUEUED, B_REFRESHED,  
                           update_refresh)
 from .scan import J_RD, NJ, PARTS as SCAN_PARTS, mark_dirty, mark_range, request_key, \
     scan_bounds, update_keys
-from .timing import COMPILED, INF, LOG_COLS, earliest, jit_twins, log_command, new_state, record
+from .timing import COMPILED, INF, LOG_COLS, U, earliest, jit_twins, log_command, new_state, record
 
 # indices into the parameter vector
 P_NR, P_NBG, P_NBA, P_QSIZE, P_CLOSED, P_HITCAP, P_REFMODE, P_REFI, P_WHI, P_WLO, P_LOGCAP, \
@@ -227,7 +227,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         best_key = 4 * best_t if best_t < INF else INF
         ready_hit = 4 * now + 1   # the oldest ready row hit: nothing later can beat it
         for pos in range(qn[mode]):
-            k = queue[mode, pos]
+            k = queue[U(mode), U(pos)]
             key = request_key(k, mode, False, rank, row, fbank, open_row, active, hkey, mkey,
                               mj, bound4)
             if key < best_key:
@@ -236,7 +236,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     break
         if nact[1 - mode] > 0 and best_key != ready_hit:
             for pos in range(qn[1 - mode]):
-                k = queue[1 - mode, pos]
+                k = queue[U(1 - mode), U(pos)]
                 key = request_key(k, 1 - mode, True, rank, row, fbank, open_row, active, hkey,
                                   mkey, mj, bound4)
                 if key < best_key:

@@ -24,7 +24,7 @@ to the older request, as before; every result is bit-identical to the branchy sc
 """
 from __future__ import annotations
 
-from .timing import COMPILED, INF, bank_bound, jit_twins, rank_bound
+from .timing import COMPILED, INF, U, bank_bound, jit_twins, rank_bound
 
 # the request commands, in the order of a scan's bounds: ACT (closed bank), PRE (conflict),
 # RD (read hit), WR (write hit)
@@ -35,11 +35,11 @@ NJ = 4
 def mark_dirty(b, dirty, dlist):
     """Put bank ``b`` on the list of banks whose keys must be recomputed (``dlist[-1]`` is the
     list's length)."""
-    if dirty[b] == 0:
-        dirty[b] = 1
-        n = dlist[dlist.shape[0] - 1]
-        dlist[n] = b
-        dlist[dlist.shape[0] - 1] = n + 1
+    if dirty[U(b)] == 0:
+        dirty[U(b)] = 1
+        n = dlist[U(dlist.shape[0] - 1)]
+        dlist[U(n)] = b
+        dlist[U(dlist.shape[0] - 1)] = n + 1
 
 
 def mark_range(lo, hi, dirty, dlist):
@@ -61,7 +61,7 @@ def scan_bounds(now, mode, refmode, NR, nbpr, cmdj, ref_due, ref_tgt, ref_hold, 
         mark_range(0, NR * nbpr, dirty, dlist)
     for r in range(NR):
         for j in range(NJ):
-            bound4[NJ * r + j] = 4 * rank_bound(cmdj[j], r, now, nx, nc, NR, NBG, hist, hptr,
+            bound4[U(NJ * r + j)] = 4 * rank_bound(cmdj[U(j)], r, now, nx, nc, NR, NBG, hist, hptr,
                                                 wmax, n_nodes, w_level, w_next, w_lat)
         if refmode != 0 and now >= ref_due[r]:
             rb = -1 if refmode == 1 else ref_tgt[r]
@@ -82,8 +82,8 @@ def bank_part(cmd, r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_
     if deep:
         return bank_bound(cmd, r, g, b, 0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
                           w_next, w_lat)
-    u = nx[(1 + NR + r * NBG + g) * nc + cmd]
-    v = nx[(1 + NR + NR * NBG + b) * nc + cmd]
+    u = nx[U((1 + NR + r * NBG + g) * nc + cmd)]
+    v = nx[U((1 + NR + NR * NBG + b) * nc + cmd)]
     return u if u > v else v
 
 
@@ -103,27 +103,27 @@ def bank_keys(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank
     only row hits, and only while the refresh waits for them.
     """
     nbt = mkey.shape[0]
-    rb = rbank[r]
+    rb = rbank[U(r)]
     refreshing = rb == -1 or rb == b
-    under = hits_since[b] < hitcap
+    under = hits_since[U(b)] < hitcap
     cls = 1 if under else 2
     for m in range(2):
-        if refreshing and ref_hold[r] == 0:
-            hkey[m * nbt + b] = INF
+        if refreshing and ref_hold[U(r)] == 0:
+            hkey[U(m * nbt + b)] = INF
         else:
-            t = bank_part(cmdj[J_RD + m], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax,
+            t = bank_part(cmdj[U(J_RD + m)], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax,
                           n_nodes, w_level, w_next, w_lat)
-            hkey[m * nbt + b] = 4 * t + cls
-    orow = open_row[b]
+            hkey[U(m * nbt + b)] = 4 * t + cls
+    orow = open_row[U(b)]
     j = J_ACT if orow < 0 else J_PRE
-    mj[b] = j
-    held = orow >= 0 and (pend_act[b] > 0 or pend[mode, b] > 0 and under)
+    mj[U(b)] = j
+    held = orow >= 0 and (pend_act[U(b)] > 0 or pend[U(mode), U(b)] > 0 and under)
     if refreshing or held:
-        mkey[b] = INF
+        mkey[U(b)] = INF
     else:
-        t = bank_part(cmdj[j], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
+        t = bank_part(cmdj[U(j)], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                       w_level, w_next, w_lat)
-        mkey[b] = 4 * t + 2
+        mkey[U(b)] = 4 * t + 2
 
 
 def update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, pend_act, rbank,
@@ -134,10 +134,10 @@ def update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, p
     and bank group of each bank."""
     n = dlist[dlist.shape[0] - 1]
     for i in range(n):
-        b = dlist[i]
-        dirty[b] = 0
-        if qcount[b] > 0:
-            bank_keys(b, brank[b], bgrp[b], mode, hitcap, open_row, hits_since, pend, pend_act,
+        b = dlist[U(i)]
+        dirty[U(b)] = 0
+        if qcount[U(b)] > 0:
+            bank_keys(b, brank[U(b)], bgrp[U(b)], mode, hitcap, open_row, hits_since, pend, pend_act,
                       rbank, ref_hold, cmdj, hkey, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr,
                       wmax, n_nodes, w_level, w_next, w_lat)
     dlist[dlist.shape[0] - 1] = 0
@@ -148,15 +148,15 @@ def request_key(k, m, other, rank, row, fbank, open_row, active, hkey, mkey, mj,
     served, whose requests are scanned only for hits to rows opened for them), or :data:`INF`
     if it cannot be served now: the max of its bank's key and the channel and rank part."""
     nbt = mkey.shape[0]
-    fb = fbank[k]
-    hit = open_row[fb] == row[k]
+    fb = U(fbank[U(k)])
+    hit = open_row[fb] == row[U(k)]
     if other:
-        kb = hkey[m * nbt + fb] if (hit and active[k] != 0) else INF
+        kb = hkey[U(m * nbt) + fb] if (hit and active[U(k)] != 0) else INF
         j = J_RD + m
     else:
-        kb = hkey[m * nbt + fb] if hit else mkey[fb]
+        kb = hkey[U(m * nbt) + fb] if hit else mkey[fb]
         j = J_RD + m if hit else mj[fb]
-    v = bound4[NJ * rank[k] + j] + (kb & 3)
+    v = bound4[U(NJ * rank[U(k)] + j)] + (kb & 3)
     return kb if kb > v else v
 
 

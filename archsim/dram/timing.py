@@ -40,6 +40,9 @@ from ..numba_cache import install as _install_numba_cache
 _install_numba_cache()  # compiled kernels are cached per user, never in the package
 
 INF = 1 << 62
+#: array indices known to be >= 0 are cast to it: numba then skips the negative-index
+#: wraparound (a shift, a mask and a load of the array's length per access)
+U = np.uint64
 LOG_COLS = 8  # cycle, command, rank, bank group, bank, row, column, request (-1 for none)
 
 
@@ -75,22 +78,22 @@ def earliest(cmd, r, g, fb, t0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_le
     """Earliest cycle ``>= t0`` at which ``cmd`` may be issued at (``r``, ``g``, ``fb``): the max
     of the next-allowed cycles at the four levels and of the rolling windows."""
     t = t0
-    v = nx[cmd]
+    v = nx[U(cmd)]
     if v > t:
         t = v
-    v = nx[(1 + r) * nc + cmd]
+    v = nx[U((1 + r) * nc + cmd)]
     if v > t:
         t = v
-    v = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    v = nx[U((1 + NR + r * NBG + g) * nc + cmd)]
     if v > t:
         t = v
-    v = nx[(1 + NR + NR * NBG + fb) * nc + cmd]
+    v = nx[U((1 + NR + NR * NBG + fb) * nc + cmd)]
     if v > t:
         t = v
     for w in range(w_lat.shape[0]):
-        if w_next[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
-            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+        if w_next[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, g, fb, NR, NBG)
+            v = hist[U(hi * wmax + hptr[U(hi)])] + w_lat[U(w)]
             if v > t:
                 t = v
     return t
@@ -103,16 +106,16 @@ def rank_bound(cmd, r, t0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, 
     ``earliest(cmd, r, g, fb, t0, ...) == bank_bound(cmd, r, g, fb, rank_bound(cmd, r, t0, ...),
     ...)``."""
     t = t0
-    v = nx[cmd]
+    v = nx[U(cmd)]
     if v > t:
         t = v
-    v = nx[(1 + r) * nc + cmd]
+    v = nx[U((1 + r) * nc + cmd)]
     if v > t:
         t = v
     for w in range(w_lat.shape[0]):
-        if w_level[w] <= 1 and w_next[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, 0, 0, NR, NBG)
-            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+        if w_level[U(w)] <= 1 and w_next[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, 0, 0, NR, NBG)
+            v = hist[U(hi * wmax + hptr[U(hi)])] + w_lat[U(w)]
             if v > t:
                 t = v
     return t
@@ -123,16 +126,16 @@ def bank_bound(cmd, r, g, fb, t, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_l
     """The bank-group and bank part of :func:`earliest`, on top of ``t`` (from
     :func:`rank_bound`): the max of ``t``, the next-allowed cycles of ``cmd`` at bank group ``g``
     and bank ``fb``, and the rolling windows kept per bank group or bank."""
-    v = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    v = nx[U((1 + NR + r * NBG + g) * nc + cmd)]
     if v > t:
         t = v
-    v = nx[(1 + NR + NR * NBG + fb) * nc + cmd]
+    v = nx[U((1 + NR + NR * NBG + fb) * nc + cmd)]
     if v > t:
         t = v
     for w in range(w_lat.shape[0]):
-        if w_level[w] >= 2 and w_next[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
-            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+        if w_level[U(w)] >= 2 and w_next[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, g, fb, NR, NBG)
+            v = hist[U(hi * wmax + hptr[U(hi)])] + w_lat[U(w)]
             if v > t:
                 t = v
     return t
@@ -143,16 +146,16 @@ def record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, 
     """Issue ``cmd`` at cycle ``T`` at (``r``, ``g``, ``fb``): raise the next-allowed cycles of
     every rule with ``cmd`` as preceding command and push ``T`` into its rolling windows."""
     nodes = (0, (1 + r) * nc, (1 + NR + r * NBG + g) * nc, (1 + NR + NR * NBG + fb) * nc)
-    for j in range(c_ptr[cmd], c_ptr[cmd + 1]):
-        idx = nodes[c_level[j]] + c_next[j]
-        v = T + c_lat[j]
+    for j in range(c_ptr[U(cmd)], c_ptr[U(cmd + 1)]):
+        idx = U(nodes[c_level[U(j)]] + c_next[U(j)])
+        v = T + c_lat[U(j)]
         if v > nx[idx]:
             nx[idx] = v
     for w in range(w_lat.shape[0]):
-        if w_prev[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
-            hist[hi * wmax + hptr[hi]] = T
-            hptr[hi] = (hptr[hi] + 1) % w_n[w]
+        if w_prev[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, g, fb, NR, NBG)
+            hist[U(hi * wmax + hptr[U(hi)])] = T
+            hptr[U(hi)] = (hptr[U(hi)] + 1) % w_n[U(w)]
 
 
 def log_command(log, cap, nlog, T, cmd, r, g, b, row, col, req):
