@@ -58,10 +58,10 @@ import numpy as np
 
 from .bookkeeping import (B_ACTIVE, B_HITS, B_OPEN_ROW, B_QUEUED, B_REFRESHED,  # noqa: F401
                           CONTROLLER_COMMANDS, I_ACT, I_PRE, I_PREA, I_RD, I_REFAB, I_WR,
-                          NBANKSTATE, NRANKSTATE, PARTS, R_OPEN, R_OPEN_SINCE, R_REF_BANK,
-                          R_REF_DONE, R_REF_DUE, R_REF_HOLD, R_REF_NEXT, admit, next_event,
-                          next_mode, refresh_target, refresh_waits, serve, update_banks,
-                          update_refresh)
+                          NBANKSTATE, NRANKSTATE, PARTS, QF, Q_FB, Q_K, Q_RANK, Q_ROW, R_OPEN,
+                          R_OPEN_SINCE, R_REF_BANK, R_REF_DONE, R_REF_DUE, R_REF_HOLD,
+                          R_REF_NEXT, admit, next_event, next_mode, refresh_target,
+                          refresh_waits, serve, update_banks, update_refresh)
 from .scan import J_RD, NJ, PARTS as SCAN_PARTS, mark_dirty, mark_range, request_key, \
     scan_bounds, update_keys
 from .timing import COMPILED, INF, LOG_COLS, U, earliest, jit_twins, log_command, new_state, record
@@ -113,7 +113,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     banks[B_OPEN_ROW, :] = -1
     pend = np.zeros((2, nbt), np.int64)
     ranks = np.zeros((NRANKSTATE, NR), np.int64)
-    queue = np.zeros((2, prm[P_QSIZE]), np.int64)
+    queue = np.zeros((2, QF * prm[P_QSIZE]), np.int64)
     qn = np.zeros(2, np.int64)
     active = np.zeros(arrival.shape[0], np.int64)
     nact = np.zeros(2, np.int64)
@@ -185,7 +185,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
     status = 0
     while done < N:
         nxt0 = nxt
-        nxt = admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend,
+        nxt = admit(now, nxt, arrival, is_write, row, fbank, rank, queue, qn, Q, open_row, pend,
                     qcount, enqueue)
         for kk in range(nxt0, nxt):
             mark_dirty(fbank[kk], dirty, dlist)   # its bank's queued hits changed
@@ -227,18 +227,23 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         best_key = 4 * best_t if best_t < INF else INF
         ready_hit = 4 * now + 1   # the oldest ready row hit: nothing later can beat it
         for pos in range(qn[mode]):
-            k = queue[U(mode), U(pos)]
-            key = request_key(k, mode, False, rank, row, fbank, open_row, active, hkey, mkey,
-                              mj, bound4)
+            e = U(QF * pos)
+            k = queue[U(mode), e + U(Q_K)]
+            key = request_key(k, queue[U(mode), e + U(Q_FB)], queue[U(mode), e + U(Q_ROW)],
+                              queue[U(mode), e + U(Q_RANK)], mode, False, open_row, active,
+                              hkey, mkey, mj, bound4)
             if key < best_key:
                 best_key, best_pos, best_k, best_m = key, pos, k, mode
                 if key == ready_hit:
                     break
         if nact[1 - mode] > 0 and best_key != ready_hit:
             for pos in range(qn[1 - mode]):
-                k = queue[U(1 - mode), U(pos)]
-                key = request_key(k, 1 - mode, True, rank, row, fbank, open_row, active, hkey,
-                                  mkey, mj, bound4)
+                e = U(QF * pos)
+                k = queue[U(1 - mode), e + U(Q_K)]
+                key = request_key(k, queue[U(1 - mode), e + U(Q_FB)],
+                                  queue[U(1 - mode), e + U(Q_ROW)],
+                                  queue[U(1 - mode), e + U(Q_RANK)], 1 - mode, True, open_row,
+                                  active, hkey, mkey, mj, bound4)
                 if key < best_key:
                     best_key, best_pos, best_k, best_m = key, pos, k, 1 - mode
                     if key == ready_hit:
@@ -282,8 +287,8 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
             pend_act[fb] += 1
         record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
                c_next, c_lat, w_level, w_prev, w_lat, w_n)
-        open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, is_write, queue,
-                                    qn, qcount, pend, pend_act, open_row, hits_since, open_cnt,
+        open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, is_write, queue, qn,
+                                    qcount, pend, pend_act, open_row, hits_since, open_cnt,
                                     open_start)
         update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone)
         counts[cmd] += 1

@@ -143,20 +143,21 @@ def update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, p
     dlist[dlist.shape[0] - 1] = 0
 
 
-def request_key(k, m, other, rank, row, fbank, open_row, active, hkey, mkey, mj, bound4):
-    """``4 * cycle + class`` of request ``k`` of queue ``m`` (``other``: not the queue being
-    served, whose requests are scanned only for hits to rows opened for them), or :data:`INF`
-    if it cannot be served now: the max of its bank's key and the channel and rank part."""
+def request_key(k, fb, rowk, rk, m, other, open_row, active, hkey, mkey, mj, bound4):
+    """``4 * cycle + class`` of request ``k`` (flat bank ``fb``, row ``rowk``, rank ``rk``) of
+    queue ``m`` (``other``: not the queue being served, whose requests are scanned only for hits
+    to rows opened for them), or :data:`INF` if it cannot be served now: the max of its bank's
+    key and the channel and rank part."""
     nbt = mkey.shape[0]
-    fb = U(fbank[U(k)])
-    hit = open_row[fb] == row[U(k)]
+    ub = U(fb)
+    hit = open_row[ub] == rowk
     if other:
-        kb = hkey[U(m * nbt) + fb] if (hit and active[U(k)] != 0) else INF
+        kb = hkey[U(m * nbt) + ub] if (hit and active[U(k)] != 0) else INF
         j = J_RD + m
     else:
-        kb = hkey[U(m * nbt) + fb] if hit else mkey[fb]
-        j = J_RD + m if hit else mj[fb]
-    v = bound4[U(NJ * rank[U(k)] + j)] + (kb & 3)
+        kb = hkey[U(m * nbt) + ub] if hit else mkey[ub]
+        j = J_RD + m if hit else mj[ub]
+    v = bound4[U(NJ * rk + j)] + (kb & 3)
     return kb if kb > v else v
 
 
