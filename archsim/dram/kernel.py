@@ -63,7 +63,7 @@ from .bookkeeping import (B_ACTIVE, B_HITS, B_OPEN_ROW, B_QUEUED, B_REFRESHED,  
                           R_REF_NEXT, admit, next_event, next_mode, refresh_target,
                           refresh_waits, serve, update_banks, update_refresh)
 from .scan import J_RD, NJ, PARTS as SCAN_PARTS, mark_dirty, mark_range, request_key, \
-    scan_bounds, update_keys
+    scan_bounds, scan_floor, update_keys
 from .timing import COMPILED, INF, LOG_COLS, U, earliest, jit_twins, log_command, new_state, record
 
 # indices into the parameter vector
@@ -225,8 +225,9 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     rbank, ref_hold, cmdj, hkey, mkey, mj, dirty, dlist, deep, nx, nc, NR, NBG,
                     hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
         best_key = 4 * best_t if best_t < INF else INF
-        ready_hit = 4 * now + 1   # the oldest ready row hit: nothing later can beat it
-        for pos in range(qn[mode]):
+        # no request's key is below the floor: the first to reach it is the choice
+        floor = scan_floor(mode, nact[1 - mode] > 0, NR, bound4)
+        for pos in range(qn[mode] if best_key > floor else 0):
             e = U(QF * pos)
             k = queue[U(mode), e + U(Q_K)]
             key = request_key(k, queue[U(mode), e + U(Q_FB)], queue[U(mode), e + U(Q_ROW)],
@@ -234,9 +235,9 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                               hkey, mkey, mj, bound4)
             if key < best_key:
                 best_key, best_pos, best_k, best_m = key, pos, k, mode
-                if key == ready_hit:
+                if key <= floor:
                     break
-        if nact[1 - mode] > 0 and best_key != ready_hit:
+        if nact[1 - mode] > 0 and best_key > floor:
             for pos in range(qn[1 - mode]):
                 e = U(QF * pos)
                 k = queue[U(1 - mode), e + U(Q_K)]
@@ -246,7 +247,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                                   active, hkey, mkey, mj, bound4)
                 if key < best_key:
                     best_key, best_pos, best_k, best_m = key, pos, k, 1 - mode
-                    if key == ready_hit:
+                    if key <= floor:
                         break
         if best_k >= 0:
             best_t = best_key >> 2

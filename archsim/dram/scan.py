@@ -74,6 +74,26 @@ def scan_bounds(now, mode, refmode, NR, nbpr, cmdj, ref_due, ref_tgt, ref_hold, 
             mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
 
 
+def scan_floor(mode, other, NR, bound4):
+    """A lower bound of every request's key in this scan, from the channel and rank parts alone:
+    ``bound4`` of RD/WR of queue ``mode`` (and of the other queue if ``other``) plus class 1, of
+    ACT and PRE plus class 2. The first request whose key reaches it is the scan's choice (no
+    later one can have a smaller key, and ties go to the older), so the scan stops there."""
+    f = INF
+    for r in range(NR):
+        e = NJ * r
+        v = bound4[U(e + J_RD + mode)] + 1
+        f = v if v < f else f
+        if other:
+            v = bound4[U(e + J_RD + 1 - mode)] + 1
+            f = v if v < f else f
+        v = bound4[U(e + J_ACT)] + 2
+        f = v if v < f else f
+        v = bound4[U(e + J_PRE)] + 2
+        f = v if v < f else f
+    return f
+
+
 def bank_part(cmd, r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level,
               w_next, w_lat):
     """The bank-group and bank part of ``cmd``'s earliest cycle at bank ``b`` (group ``g`` of rank
@@ -162,5 +182,5 @@ def request_key(k, fb, rowk, rk, m, other, open_row, active, hkey, mkey, mj, bou
 
 
 #: compiled parts, inlined into the controller loop
-PARTS = jit_twins(globals(), ("mark_dirty", "mark_range", "scan_bounds", "bank_part",
-                              "bank_keys", "update_keys", "request_key"), COMPILED)
+PARTS = jit_twins(globals(), ("mark_dirty", "mark_range", "scan_bounds", "scan_floor",
+                              "bank_part", "bank_keys", "update_keys", "request_key"), COMPILED)
