@@ -84,8 +84,10 @@ def refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount, ref_ptr, r
             return ids[I_PREA], r * nbpr
         return ids[I_REFAB], r * nbpr
     fb = -1
+    b2 = r * nbpr + ref_ptr[r] - 1
     for j in range(nbpr):
-        b2 = r * nbpr + (ref_ptr[r] + j) % nbpr
+        # bank r * nbpr + (ref_ptr[r] + j) % nbpr, wrapping without a division
+        b2 = b2 + 1 if b2 + 1 < (r + 1) * nbpr else r * nbpr
         if ref_done[b2] == 0:
             if fb < 0:
                 fb = b2

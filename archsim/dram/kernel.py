@@ -210,7 +210,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                                                                 pend_act, mode):
                     ref_hold[r] = 1   # let the queued hits go first, up to the bound
                     continue
-                g = (fb % nbpr) // NBA
+                g = bgrp[fb]
                 t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                              w_level, w_next, w_lat)
                 if t < best_t:
@@ -293,7 +293,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                                     open_start)
         update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone)
         counts[cmd] += 1
-        nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb % NBA,
+        nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb - (r * NBG + g) * NBA,
                            row[k] if k >= 0 else -1, col[k] if k >= 0 else -1, k)
         # one command per cycle, or (separate row and column command buses, whose one-per-
         # cycle rules are in the constraint table) another command in the same cycle

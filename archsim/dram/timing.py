@@ -145,17 +145,24 @@ def record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, 
            c_lat, w_level, w_prev, w_lat, w_n):
     """Issue ``cmd`` at cycle ``T`` at (``r``, ``g``, ``fb``): raise the next-allowed cycles of
     every rule with ``cmd`` as preceding command and push ``T`` into its rolling windows."""
-    nodes = (0, (1 + r) * nc, (1 + NR + r * NBG + g) * nc, (1 + NR + NR * NBG + fb) * nc)
+    n1 = (1 + r) * nc
+    n2 = (1 + NR + r * NBG + g) * nc
+    n3 = (1 + NR + NR * NBG + fb) * nc
     for j in range(c_ptr[U(cmd)], c_ptr[U(cmd + 1)]):
-        idx = U(nodes[c_level[U(j)]] + c_next[U(j)])
+        lv = c_level[U(j)]
+        # the node of the row's level, by selects (a tuple indexed at run time is a jump table)
+        base = n3 if lv == 3 else (n2 if lv == 2 else (n1 if lv == 1 else 0))
+        idx = U(base + c_next[U(j)])
         v = T + c_lat[U(j)]
         if v > nx[idx]:
             nx[idx] = v
     for w in range(w_lat.shape[0]):
         if w_prev[U(w), U(cmd)] != 0:
             hi = w * n_nodes + node_id(w_level[U(w)], r, g, fb, NR, NBG)
-            hist[U(hi * wmax + hptr[U(hi)])] = T
-            hptr[U(hi)] = (hptr[U(hi)] + 1) % w_n[U(w)]
+            p = hptr[U(hi)]
+            hist[U(hi * wmax + p)] = T
+            p += 1   # the ring's next slot (0 <= p < w_n[w]: no division)
+            hptr[U(hi)] = p if p < w_n[U(w)] else 0
 
 
 def log_command(log, cap, nlog, T, cmd, r, g, b, row, col, req):
