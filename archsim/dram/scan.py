@@ -157,8 +157,8 @@ def update_keys(mode, hitcap, brank, bgrp, qcount, open_row, hits_since, pend, p
         b = dlist[U(i)]
         dirty[U(b)] = 0
         if qcount[U(b)] > 0:
-            bank_keys(b, brank[U(b)], bgrp[U(b)], mode, hitcap, open_row, hits_since, pend, pend_act,
-                      rbank, ref_hold, cmdj, hkey, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr,
+            bank_keys(b, brank[U(b)], bgrp[U(b)], mode, hitcap, open_row, hits_since, pend,
+                      pend_act, rbank, ref_hold, cmdj, hkey, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr,
                       wmax, n_nodes, w_level, w_next, w_lat)
     dlist[dlist.shape[0] - 1] = 0
 
@@ -175,8 +175,13 @@ def request_key(k, fb, rowk, rk, m, other, open_row, active, hkey, mkey, mj, bou
         kb = hkey[U(m * nbt) + ub] if (hit and active[U(k)] != 0) else INF
         j = J_RD + m
     else:
-        kb = hkey[U(m * nbt) + ub] if hit else mkey[ub]
-        j = J_RD + m if hit else mj[ub]
+        # both loads unconditional, so that the choice is a select and not a branch (a hit or
+        # a miss is unpredictable on random traffic)
+        h = hkey[U(m * nbt) + ub]
+        mk = mkey[ub]
+        mjb = mj[ub]
+        kb = h if hit else mk
+        j = J_RD + m if hit else mjb
     v = bound4[U(NJ * rk + j)] + (kb & 3)
     return kb if kb > v else v
 
