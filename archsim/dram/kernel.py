@@ -132,18 +132,30 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     for w in range(w_lat.shape[0]):
         if w_level[w] >= 2:
             deep = True
+    # per command: whether issuing it changes a bank-group next-allowed cycle the keys read
+    # (a bank-group rule towards ACT, PRE, RD or WR); if not, only its own bank's keys change
+    grpdirty = np.zeros(nc, np.int64)
+    for c in range(nc):
+        for j in range(c_ptr[c], c_ptr[c + 1]):
+            if c_level[j] == 2:
+                for jj in range(NJ):
+                    if c_next[j] == cmdj[jj]:
+                        grpdirty[c] = 1
+        if deep:
+            grpdirty[c] = 1
     return controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                            c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                            nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
                            active, nact, bound4, rbank, cmdj, hkey, mkey, mj, dirty, dlist,
-                           seen, brank, bgrp, deep, issue, enqueue, log, counts, stats)
+                           seen, brank, bgrp, deep, grpdirty, issue, enqueue, log, counts,
+                           stats)
 
 
 def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                     nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
                     active, nact, bound4, rbank, cmdj, hkey, mkey, mj, dirty, dlist, seen,
-                    brank, bgrp, deep, issue, enqueue, log, counts, stats):
+                    brank, bgrp, deep, grpdirty, issue, enqueue, log, counts, stats):
     """The controller loop of :func:`controller_kernel` on allocated state: ``fbank`` (flat
     bank of each request), the timing state of :func:`archsim.dram.timing.new_state`, ``banks``
     (rows ``B_*``) and ``ranks`` (rows ``R_*``), ``pend`` (queued hits to each bank's open row,
@@ -300,8 +312,10 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         # the keys of the banks whose timing or state this command changed
         if cmd == ids[I_PREA] or cmd == ids[I_REFAB]:
             mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
-        else:
+        elif grpdirty[cmd] != 0:
             mark_range((r * NBG + g) * NBA, (r * NBG + g + 1) * NBA, dirty, dlist)
+        else:
+            mark_dirty(fb, dirty, dlist)
         now = T if prm[P_SAMECYCLE] != 0 else T + 1
     for r in range(NR):
         if open_cnt[r] > 0:
