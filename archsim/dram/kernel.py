@@ -62,8 +62,8 @@ from .bookkeeping import (B_ACTIVE, B_HITS, B_OPEN_ROW, B_QUEUED, B_REFRESHED,  
                           R_OPEN_SINCE, R_REF_BANK, R_REF_DONE, R_REF_DUE, R_REF_HOLD,
                           R_REF_NEXT, admit, next_event, next_mode, refresh_target,
                           refresh_waits, serve, update_banks, update_refresh)
-from .scan import J_RD, NJ, PARTS as SCAN_PARTS, mark_dirty, mark_range, request_key, \
-    scan_bounds, scan_floor, update_keys
+from .scan import J_RD, NJ, PARTS as SCAN_PARTS, hit_keys, mark_dirty, mark_range, miss_key, \
+    request_key, scan_bounds, scan_floor, update_keys
 from .timing import COMPILED, INF, LOG_COLS, U, earliest, jit_twins, log_command, new_state, record
 
 # indices into the parameter vector
@@ -132,17 +132,19 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     for w in range(w_lat.shape[0]):
         if w_level[w] >= 2:
             deep = True
-    # per command: whether issuing it changes a bank-group next-allowed cycle the keys read
-    # (a bank-group rule towards ACT, PRE, RD or WR); if not, only its own bank's keys change
-    grpdirty = np.zeros(nc, np.int64)
+    # per command: whether issuing it changes a bank-group next-allowed cycle that the other
+    # banks' row-hit keys (a bank-group rule towards RD or WR: grpdirty[c, 0]) or miss keys
+    # (towards ACT or PRE: grpdirty[c, 1]) read; without either, only its own bank's keys change
+    grpdirty = np.zeros((nc, 2), np.int64)
     for c in range(nc):
         for j in range(c_ptr[c], c_ptr[c + 1]):
             if c_level[j] == 2:
                 for jj in range(NJ):
                     if c_next[j] == cmdj[jj]:
-                        grpdirty[c] = 1
+                        grpdirty[c, 0 if jj >= J_RD else 1] = 1
         if deep:
-            grpdirty[c] = 1
+            grpdirty[c, 0] = 1
+            grpdirty[c, 1] = 1
     return controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                            c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                            nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
@@ -312,8 +314,21 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
         # the keys of the banks whose timing or state this command changed
         if cmd == ids[I_PREA] or cmd == ids[I_REFAB]:
             mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
-        elif grpdirty[cmd] != 0:
-            mark_range((r * NBG + g) * NBA, (r * NBG + g + 1) * NBA, dirty, dlist)
+        elif grpdirty[cmd, 0] != 0 or grpdirty[cmd, 1] != 0:
+            # its bank's keys are stale; of the other banks of its group with queued requests,
+            # only the row-hit or the miss keys changed (their state did not; a later change
+            # of mode or refresh state marks them stale anyway): recomputed now
+            mark_dirty(fb, dirty, dlist)
+            for b in range((r * NBG + g) * NBA, (r * NBG + g + 1) * NBA):
+                if b != fb and dirty[U(b)] == 0 and qcount[U(b)] > 0:
+                    if grpdirty[cmd, 0] != 0:
+                        hit_keys(b, r, g, hitcap, hits_since, rbank, ref_hold, cmdj, hkey, deep,
+                                 nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next,
+                                 w_lat)
+                    if grpdirty[cmd, 1] != 0:
+                        miss_key(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act,
+                                 rbank, cmdj, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr, wmax,
+                                 n_nodes, w_level, w_next, w_lat)
         else:
             mark_dirty(fb, dirty, dlist)
         now = T if prm[P_SAMECYCLE] != 0 else T + 1

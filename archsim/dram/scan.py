@@ -122,11 +122,19 @@ def bank_keys(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank
     to the open row, up to ``hitcap`` hits since the ACT. A bank (rank) being refreshed takes
     only row hits, and only while the refresh waits for them.
     """
-    nbt = mkey.shape[0]
+    hit_keys(b, r, g, hitcap, hits_since, rbank, ref_hold, cmdj, hkey, deep, nx, nc, NR, NBG,
+             hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
+    miss_key(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank, cmdj, mkey, mj,
+             deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
+
+
+def hit_keys(b, r, g, hitcap, hits_since, rbank, ref_hold, cmdj, hkey, deep, nx, nc, NR, NBG,
+             hist, hptr, wmax, n_nodes, w_level, w_next, w_lat):
+    """The row-hit keys of bank ``b`` for both queues (``hkey``), see :func:`bank_keys`."""
+    nbt = hkey.shape[0] // 2
     rb = rbank[U(r)]
     refreshing = rb == -1 or rb == b
-    under = hits_since[U(b)] < hitcap
-    cls = 1 if under else 2
+    cls = 1 if hits_since[U(b)] < hitcap else 2
     for m in range(2):
         if refreshing and ref_hold[U(r)] == 0:
             hkey[U(m * nbt + b)] = INF
@@ -134,6 +142,15 @@ def bank_keys(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank
             t = bank_part(cmdj[U(J_RD + m)], r, g, b, deep, nx, nc, NR, NBG, hist, hptr, wmax,
                           n_nodes, w_level, w_next, w_lat)
             hkey[U(m * nbt + b)] = 4 * t + cls
+
+
+def miss_key(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act, rbank, cmdj, mkey, mj,
+             deep, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next, w_lat):
+    """The key of bank ``b`` for a request of queue ``mode`` that misses (``mkey``, command
+    ``mj``), see :func:`bank_keys`."""
+    rb = rbank[U(r)]
+    refreshing = rb == -1 or rb == b
+    under = hits_since[U(b)] < hitcap
     orow = open_row[U(b)]
     j = J_ACT if orow < 0 else J_PRE
     mj[U(b)] = j
@@ -188,4 +205,5 @@ def request_key(k, fb, rowk, rk, m, other, open_row, active, hkey, mkey, mj, bou
 
 #: compiled parts, inlined into the controller loop
 PARTS = jit_twins(globals(), ("mark_dirty", "mark_range", "scan_bounds", "scan_floor",
-                              "bank_part", "bank_keys", "update_keys", "request_key"), COMPILED)
+                              "bank_part", "hit_keys", "miss_key", "bank_keys", "update_keys",
+                              "request_key"), COMPILED)
