@@ -30,6 +30,7 @@ under :func:`archsim.numba_cache.cache_dir`), or set ``NUMBA_CACHE_DIR`` to a fr
 """
 from __future__ import annotations
 
+import operator
 import types
 
 import numpy as np
@@ -40,9 +41,11 @@ from ..numba_cache import install as _install_numba_cache
 _install_numba_cache()  # compiled kernels are cached per user, never in the package
 
 INF = 1 << 62
-#: array indices known to be >= 0 are cast to it: numba then skips the negative-index
-#: wraparound (a shift, a mask and a load of the array's length per access)
-U = np.uint64
+#: array indices known to be >= 0 are cast with ``U``: in the compiled kernels it is
+#: ``np.uint64`` (numba then skips the negative-index wraparound, a shift, a mask and a load of
+#: the array's length per access; see :data:`COMPILED`); in the Python twin a plain integer
+#: conversion, which costs the interpreter far less than making a numpy scalar
+U = operator.index
 LOG_COLS = 8  # cycle, command, rank, bank group, bank, row, column, request (-1 for none)
 
 
@@ -207,6 +210,7 @@ def jit_twins(namespace: dict, names, compiled: dict = None, *, inline: bool = T
     return out
 
 
-#: compiled helpers, for the kernels' :func:`jit_twins`
+#: compiled helpers, for the kernels' :func:`jit_twins`; also the compiled meaning of ``U``
 COMPILED = jit_twins(globals(), ("node_id", "new_state", "earliest", "rank_bound", "bank_bound",
-                                 "record", "log_command"))
+                                 "record", "log_command"), {"U": np.uint64})
+COMPILED["U"] = np.uint64
