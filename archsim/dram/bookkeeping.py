@@ -13,7 +13,7 @@ The per-bank and per-rank state rows (``B_*``, ``R_*``) and the controller's com
 """
 from __future__ import annotations
 
-from .timing import COMPILED, INF, jit_twins
+from .timing import COMPILED, INF, U, jit_twins
 
 # rows of the per-bank state: open row (-1 closed), row hits served since the ACT, queued
 # requests, refreshed in the current per-bank refresh round
@@ -24,6 +24,9 @@ NBANKSTATE = 5
 # whether a due refresh is waiting for queued hits to the rows it would close
 R_OPEN, R_OPEN_SINCE, R_REF_DUE, R_REF_NEXT, R_REF_BANK, R_REF_DONE, R_REF_HOLD = range(7)
 NRANKSTATE = 7
+# fields of a queue entry (``queue[m, QF * pos + Q_*]``): request, flat bank, row, rank
+Q_K, Q_FB, Q_ROW, Q_RANK = range(4)
+QF = 4
 
 #: the commands the controller issues; ``ids[i]`` is the id of ``CONTROLLER_COMMANDS[i]``
 CONTROLLER_COMMANDS = ("ACT", "PRE", "PREA", "RD", "WR", "RDA", "WRA", "REFab", "REFpb")
@@ -31,19 +34,26 @@ I_ACT, I_PRE, I_PREA, I_RD, I_WR, I_RDA, I_WRA, I_REFAB, I_REFPB = (
     CONTROLLER_COMMANDS.index(n) for n in CONTROLLER_COMMANDS)
 
 
-def admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend, qcount,
+def admit(now, nxt, arrival, is_write, row, fbank, rank, queue, qn, Q, open_row, pend, qcount,
           enqueue):
     """Move arrived requests (in order) into the read (0) or write (1) queue until the one the
-    next request needs is full; returns the index of the next request not yet admitted."""
+    next request needs is full; returns the index of the next request not yet admitted. Entry
+    ``pos`` of queue ``m`` is ``queue[m, QF * pos + f]`` for the fields ``f`` (``Q_*``: the
+    request, its flat bank, row and rank), so the scan reads one entry's fields together,
+    without going through the request."""
     N = arrival.shape[0]
     while nxt < N and arrival[nxt] <= now:
         k = nxt
         m = 1 if is_write[k] != 0 else 0
         if qn[m] >= Q:
             break
-        queue[m, qn[m]] = k
-        qn[m] += 1
         fb = fbank[k]
+        e = QF * qn[m]
+        queue[m, e + Q_K] = k
+        queue[m, e + Q_FB] = fb
+        queue[m, e + Q_ROW] = row[k]
+        queue[m, e + Q_RANK] = rank[k]
+        qn[m] += 1
         if open_row[fb] == row[k]:
             pend[m, fb] += 1
         enqueue[k] = now
@@ -74,8 +84,10 @@ def refresh_target(r, refmode, ids, nbpr, open_cnt, open_row, qcount, ref_ptr, r
             return ids[I_PREA], r * nbpr
         return ids[I_REFAB], r * nbpr
     fb = -1
+    b2 = r * nbpr + ref_ptr[r] - 1
     for j in range(nbpr):
-        b2 = r * nbpr + (ref_ptr[r] + j) % nbpr
+        # bank r * nbpr + (ref_ptr[r] + j) % nbpr, wrapping without a division
+        b2 = b2 + 1 if b2 + 1 < (r + 1) * nbpr else r * nbpr
         if ref_done[b2] == 0:
             if fb < 0:
                 fb = b2
@@ -122,8 +134,8 @@ def serve(T, cmd, fb, k, pos, mode, closed_policy, ids, queue, qn, pend, hits_si
     request hits the row."""
     pend[mode, fb] -= 1
     n = qn[mode]
-    for j in range(pos, n - 1):
-        queue[mode, j] = queue[mode, j + 1]
+    for j in range(QF * pos, QF * (n - 1)):
+        queue[U(mode), U(j)] = queue[U(mode), U(j + QF)]
     qn[mode] = n - 1
     hits_since[fb] += 1
     qcount[fb] -= 1
@@ -133,7 +145,7 @@ def serve(T, cmd, fb, k, pos, mode, closed_policy, ids, queue, qn, pend, hits_si
     return cmd
 
 
-def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, is_write, queue, qn, qcount, pend,
+def update_banks(T, cmd, r, fb, k, ids, nbpr, row, is_write, queue, qn, qcount, pend,
                  pend_act, open_row, hits_since, open_cnt, open_start):
     """Bank state after issuing ``cmd`` (ACT, PRE, RDA/WRA, PREA); returns the cycles of rank
     ``r`` with an open bank that ended now. On an ACT the queued hits to the new row are
@@ -154,8 +166,7 @@ def update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, is_write, queue, qn, q
         for m in range(2):
             c = 0
             for i in range(qn[m]):
-                kk = queue[m, i]
-                if row[kk] == rv and fbank[kk] == fb:
+                if queue[m, QF * i + Q_ROW] == rv and queue[m, QF * i + Q_FB] == fb:
                     c += 1
             pend[m, fb] = c
     elif cmd == ids[I_PRE] or cmd == ids[I_RDA] or cmd == ids[I_WRA]:

@@ -58,13 +58,13 @@ import numpy as np
 
 from .bookkeeping import (B_ACTIVE, B_HITS, B_OPEN_ROW, B_QUEUED, B_REFRESHED,  # noqa: F401
                           CONTROLLER_COMMANDS, I_ACT, I_PRE, I_PREA, I_RD, I_REFAB, I_WR,
-                          NBANKSTATE, NRANKSTATE, PARTS, R_OPEN, R_OPEN_SINCE, R_REF_BANK,
-                          R_REF_DONE, R_REF_DUE, R_REF_HOLD, R_REF_NEXT, admit, next_event,
-                          next_mode, refresh_target, refresh_waits, serve, update_banks,
-                          update_refresh)
-from .scan import J_RD, NJ, PARTS as SCAN_PARTS, mark_dirty, mark_range, request_key, \
-    scan_bounds, update_keys
-from .timing import COMPILED, INF, LOG_COLS, earliest, jit_twins, log_command, new_state, record
+                          NBANKSTATE, NRANKSTATE, PARTS, QF, Q_FB, Q_K, Q_RANK, Q_ROW, R_OPEN,
+                          R_OPEN_SINCE, R_REF_BANK, R_REF_DONE, R_REF_DUE, R_REF_HOLD,
+                          R_REF_NEXT, admit, next_event, next_mode, refresh_target,
+                          refresh_waits, serve, update_banks, update_refresh)
+from .scan import J_RD, NJ, PARTS as SCAN_PARTS, hit_keys, mark_dirty, mark_range, miss_key, \
+    request_key, scan_bounds, scan_floor, update_keys
+from .timing import COMPILED, INF, LOG_COLS, U, earliest, jit_twins, log_command, new_state, record
 
 # indices into the parameter vector
 P_NR, P_NBG, P_NBA, P_QSIZE, P_CLOSED, P_HITCAP, P_REFMODE, P_REFI, P_WHI, P_WLO, P_LOGCAP, \
@@ -113,7 +113,7 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     banks[B_OPEN_ROW, :] = -1
     pend = np.zeros((2, nbt), np.int64)
     ranks = np.zeros((NRANKSTATE, NR), np.int64)
-    queue = np.zeros((2, prm[P_QSIZE]), np.int64)
+    queue = np.zeros((2, QF * prm[P_QSIZE]), np.int64)
     qn = np.zeros(2, np.int64)
     active = np.zeros(arrival.shape[0], np.int64)
     nact = np.zeros(2, np.int64)
@@ -132,18 +132,32 @@ def controller_kernel(arrival, is_write, rank, bg, bank, row, col, prm, ids,
     for w in range(w_lat.shape[0]):
         if w_level[w] >= 2:
             deep = True
+    # per command: whether issuing it changes a bank-group next-allowed cycle that the other
+    # banks' row-hit keys (a bank-group rule towards RD or WR: grpdirty[c, 0]) or miss keys
+    # (towards ACT or PRE: grpdirty[c, 1]) read; without either, only its own bank's keys change
+    grpdirty = np.zeros((nc, 2), np.int64)
+    for c in range(nc):
+        for j in range(c_ptr[c], c_ptr[c + 1]):
+            if c_level[j] == 2:
+                for jj in range(NJ):
+                    if c_next[j] == cmdj[jj]:
+                        grpdirty[c, 0 if jj >= J_RD else 1] = 1
+        if deep:
+            grpdirty[c, 0] = 1
+            grpdirty[c, 1] = 1
     return controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                            c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                            nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
                            active, nact, bound4, rbank, cmdj, hkey, mkey, mj, dirty, dlist,
-                           seen, brank, bgrp, deep, issue, enqueue, log, counts, stats)
+                           seen, brank, bgrp, deep, grpdirty, issue, enqueue, log, counts,
+                           stats)
 
 
 def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_next, w_lat, w_n,
                     nx, hist, hptr, wmax, n_nodes, banks, pend, ranks, queue, qn,
                     active, nact, bound4, rbank, cmdj, hkey, mkey, mj, dirty, dlist, seen,
-                    brank, bgrp, deep, issue, enqueue, log, counts, stats):
+                    brank, bgrp, deep, grpdirty, issue, enqueue, log, counts, stats):
     """The controller loop of :func:`controller_kernel` on allocated state: ``fbank`` (flat
     bank of each request), the timing state of :func:`archsim.dram.timing.new_state`, ``banks``
     (rows ``B_*``) and ``ranks`` (rows ``R_*``), ``pend`` (queued hits to each bank's open row,
@@ -185,7 +199,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
     status = 0
     while done < N:
         nxt0 = nxt
-        nxt = admit(now, nxt, arrival, is_write, row, fbank, queue, qn, Q, open_row, pend,
+        nxt = admit(now, nxt, arrival, is_write, row, fbank, rank, queue, qn, Q, open_row, pend,
                     qcount, enqueue)
         for kk in range(nxt0, nxt):
             mark_dirty(fbank[kk], dirty, dlist)   # its bank's queued hits changed
@@ -210,7 +224,7 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                                                                 pend_act, mode):
                     ref_hold[r] = 1   # let the queued hits go first, up to the bound
                     continue
-                g = (fb % nbpr) // NBA
+                g = bgrp[fb]
                 t = earliest(cmd, r, g, fb, now, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes,
                              w_level, w_next, w_lat)
                 if t < best_t:
@@ -225,23 +239,29 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
                     rbank, ref_hold, cmdj, hkey, mkey, mj, dirty, dlist, deep, nx, nc, NR, NBG,
                     hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
         best_key = 4 * best_t if best_t < INF else INF
-        ready_hit = 4 * now + 1   # the oldest ready row hit: nothing later can beat it
-        for pos in range(qn[mode]):
-            k = queue[mode, pos]
-            key = request_key(k, mode, False, rank, row, fbank, open_row, active, hkey, mkey,
-                              mj, bound4)
+        # no request's key is below the floor: the first to reach it is the choice
+        floor = scan_floor(mode, nact[1 - mode] > 0, NR, bound4)
+        for pos in range(qn[mode] if best_key > floor else 0):
+            e = U(QF * pos)
+            k = queue[U(mode), e + U(Q_K)]
+            key = request_key(k, queue[U(mode), e + U(Q_FB)], queue[U(mode), e + U(Q_ROW)],
+                              queue[U(mode), e + U(Q_RANK)], mode, False, open_row, active,
+                              hkey, mkey, mj, bound4)
             if key < best_key:
                 best_key, best_pos, best_k, best_m = key, pos, k, mode
-                if key == ready_hit:
+                if key <= floor:
                     break
-        if nact[1 - mode] > 0 and best_key != ready_hit:
+        if nact[1 - mode] > 0 and best_key > floor:
             for pos in range(qn[1 - mode]):
-                k = queue[1 - mode, pos]
-                key = request_key(k, 1 - mode, True, rank, row, fbank, open_row, active, hkey,
-                                  mkey, mj, bound4)
+                e = U(QF * pos)
+                k = queue[U(1 - mode), e + U(Q_K)]
+                key = request_key(k, queue[U(1 - mode), e + U(Q_FB)],
+                                  queue[U(1 - mode), e + U(Q_ROW)],
+                                  queue[U(1 - mode), e + U(Q_RANK)], 1 - mode, True, open_row,
+                                  active, hkey, mkey, mj, bound4)
                 if key < best_key:
                     best_key, best_pos, best_k, best_m = key, pos, k, 1 - mode
-                    if key == ready_hit:
+                    if key <= floor:
                         break
         if best_k >= 0:
             best_t = best_key >> 2
@@ -282,20 +302,35 @@ def controller_loop(arrival, is_write, rank, bg, fbank, row, col, prm, ids,
             pend_act[fb] += 1
         record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, c_level,
                c_next, c_lat, w_level, w_prev, w_lat, w_n)
-        open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, fbank, is_write, queue,
-                                    qn, qcount, pend, pend_act, open_row, hits_since, open_cnt,
+        open_cycles += update_banks(T, cmd, r, fb, k, ids, nbpr, row, is_write, queue, qn,
+                                    qcount, pend, pend_act, open_row, hits_since, open_cnt,
                                     open_start)
         update_refresh(cmd, r, fb, ids, nbpr, interval, ref_due, ref_ptr, ref_done, ref_ndone)
         counts[cmd] += 1
-        nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb % NBA,
+        nlog = log_command(log, prm[P_LOGCAP], nlog, T, cmd, r, g, fb - (r * NBG + g) * NBA,
                            row[k] if k >= 0 else -1, col[k] if k >= 0 else -1, k)
         # one command per cycle, or (separate row and column command buses, whose one-per-
         # cycle rules are in the constraint table) another command in the same cycle
         # the keys of the banks whose timing or state this command changed
         if cmd == ids[I_PREA] or cmd == ids[I_REFAB]:
             mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
+        elif grpdirty[cmd, 0] != 0 or grpdirty[cmd, 1] != 0:
+            # its bank's keys are stale; of the other banks of its group with queued requests,
+            # only the row-hit or the miss keys changed (their state did not; a later change
+            # of mode or refresh state marks them stale anyway): recomputed now
+            mark_dirty(fb, dirty, dlist)
+            for b in range((r * NBG + g) * NBA, (r * NBG + g + 1) * NBA):
+                if b != fb and dirty[U(b)] == 0 and qcount[U(b)] > 0:
+                    if grpdirty[cmd, 0] != 0:
+                        hit_keys(b, r, g, hitcap, hits_since, rbank, ref_hold, cmdj, hkey, deep,
+                                 nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, w_next,
+                                 w_lat)
+                    if grpdirty[cmd, 1] != 0:
+                        miss_key(b, r, g, mode, hitcap, open_row, hits_since, pend, pend_act,
+                                 rbank, cmdj, mkey, mj, deep, nx, nc, NR, NBG, hist, hptr, wmax,
+                                 n_nodes, w_level, w_next, w_lat)
         else:
-            mark_range((r * NBG + g) * NBA, (r * NBG + g + 1) * NBA, dirty, dlist)
+            mark_dirty(fb, dirty, dlist)
         now = T if prm[P_SAMECYCLE] != 0 else T + 1
     for r in range(NR):
         if open_cnt[r] > 0:

@@ -30,6 +30,7 @@ under :func:`archsim.numba_cache.cache_dir`), or set ``NUMBA_CACHE_DIR`` to a fr
 """
 from __future__ import annotations
 
+import operator
 import types
 
 import numpy as np
@@ -40,6 +41,11 @@ from ..numba_cache import install as _install_numba_cache
 _install_numba_cache()  # compiled kernels are cached per user, never in the package
 
 INF = 1 << 62
+#: array indices known to be >= 0 are cast with ``U``: in the compiled kernels it is
+#: ``np.uint64`` (numba then skips the negative-index wraparound, a shift, a mask and a load of
+#: the array's length per access; see :data:`COMPILED`); in the Python twin a plain integer
+#: conversion, which costs the interpreter far less than making a numpy scalar
+U = operator.index
 LOG_COLS = 8  # cycle, command, rank, bank group, bank, row, column, request (-1 for none)
 
 
@@ -75,22 +81,22 @@ def earliest(cmd, r, g, fb, t0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_le
     """Earliest cycle ``>= t0`` at which ``cmd`` may be issued at (``r``, ``g``, ``fb``): the max
     of the next-allowed cycles at the four levels and of the rolling windows."""
     t = t0
-    v = nx[cmd]
+    v = nx[U(cmd)]
     if v > t:
         t = v
-    v = nx[(1 + r) * nc + cmd]
+    v = nx[U((1 + r) * nc + cmd)]
     if v > t:
         t = v
-    v = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    v = nx[U((1 + NR + r * NBG + g) * nc + cmd)]
     if v > t:
         t = v
-    v = nx[(1 + NR + NR * NBG + fb) * nc + cmd]
+    v = nx[U((1 + NR + NR * NBG + fb) * nc + cmd)]
     if v > t:
         t = v
     for w in range(w_lat.shape[0]):
-        if w_next[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
-            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+        if w_next[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, g, fb, NR, NBG)
+            v = hist[U(hi * wmax + hptr[U(hi)])] + w_lat[U(w)]
             if v > t:
                 t = v
     return t
@@ -103,16 +109,16 @@ def rank_bound(cmd, r, t0, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_level, 
     ``earliest(cmd, r, g, fb, t0, ...) == bank_bound(cmd, r, g, fb, rank_bound(cmd, r, t0, ...),
     ...)``."""
     t = t0
-    v = nx[cmd]
+    v = nx[U(cmd)]
     if v > t:
         t = v
-    v = nx[(1 + r) * nc + cmd]
+    v = nx[U((1 + r) * nc + cmd)]
     if v > t:
         t = v
     for w in range(w_lat.shape[0]):
-        if w_level[w] <= 1 and w_next[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, 0, 0, NR, NBG)
-            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+        if w_level[U(w)] <= 1 and w_next[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, 0, 0, NR, NBG)
+            v = hist[U(hi * wmax + hptr[U(hi)])] + w_lat[U(w)]
             if v > t:
                 t = v
     return t
@@ -123,16 +129,16 @@ def bank_bound(cmd, r, g, fb, t, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, w_l
     """The bank-group and bank part of :func:`earliest`, on top of ``t`` (from
     :func:`rank_bound`): the max of ``t``, the next-allowed cycles of ``cmd`` at bank group ``g``
     and bank ``fb``, and the rolling windows kept per bank group or bank."""
-    v = nx[(1 + NR + r * NBG + g) * nc + cmd]
+    v = nx[U((1 + NR + r * NBG + g) * nc + cmd)]
     if v > t:
         t = v
-    v = nx[(1 + NR + NR * NBG + fb) * nc + cmd]
+    v = nx[U((1 + NR + NR * NBG + fb) * nc + cmd)]
     if v > t:
         t = v
     for w in range(w_lat.shape[0]):
-        if w_level[w] >= 2 and w_next[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
-            v = hist[hi * wmax + hptr[hi]] + w_lat[w]
+        if w_level[U(w)] >= 2 and w_next[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, g, fb, NR, NBG)
+            v = hist[U(hi * wmax + hptr[U(hi)])] + w_lat[U(w)]
             if v > t:
                 t = v
     return t
@@ -142,17 +148,24 @@ def record(cmd, T, r, g, fb, nx, nc, NR, NBG, hist, hptr, wmax, n_nodes, c_ptr, 
            c_lat, w_level, w_prev, w_lat, w_n):
     """Issue ``cmd`` at cycle ``T`` at (``r``, ``g``, ``fb``): raise the next-allowed cycles of
     every rule with ``cmd`` as preceding command and push ``T`` into its rolling windows."""
-    nodes = (0, (1 + r) * nc, (1 + NR + r * NBG + g) * nc, (1 + NR + NR * NBG + fb) * nc)
-    for j in range(c_ptr[cmd], c_ptr[cmd + 1]):
-        idx = nodes[c_level[j]] + c_next[j]
-        v = T + c_lat[j]
+    n1 = (1 + r) * nc
+    n2 = (1 + NR + r * NBG + g) * nc
+    n3 = (1 + NR + NR * NBG + fb) * nc
+    for j in range(c_ptr[U(cmd)], c_ptr[U(cmd + 1)]):
+        lv = c_level[U(j)]
+        # the node of the row's level, by selects (a tuple indexed at run time is a jump table)
+        base = n3 if lv == 3 else (n2 if lv == 2 else (n1 if lv == 1 else 0))
+        idx = U(base + c_next[U(j)])
+        v = T + c_lat[U(j)]
         if v > nx[idx]:
             nx[idx] = v
     for w in range(w_lat.shape[0]):
-        if w_prev[w, cmd] != 0:
-            hi = w * n_nodes + node_id(w_level[w], r, g, fb, NR, NBG)
-            hist[hi * wmax + hptr[hi]] = T
-            hptr[hi] = (hptr[hi] + 1) % w_n[w]
+        if w_prev[U(w), U(cmd)] != 0:
+            hi = w * n_nodes + node_id(w_level[U(w)], r, g, fb, NR, NBG)
+            p = hptr[U(hi)]
+            hist[U(hi * wmax + p)] = T
+            p += 1   # the ring's next slot (0 <= p < w_n[w]: no division)
+            hptr[U(hi)] = p if p < w_n[U(w)] else 0
 
 
 def log_command(log, cap, nlog, T, cmd, r, g, b, row, col, req):
@@ -197,6 +210,7 @@ def jit_twins(namespace: dict, names, compiled: dict = None, *, inline: bool = T
     return out
 
 
-#: compiled helpers, for the kernels' :func:`jit_twins`
+#: compiled helpers, for the kernels' :func:`jit_twins`; also the compiled meaning of ``U``
 COMPILED = jit_twins(globals(), ("node_id", "new_state", "earliest", "rank_bound", "bank_bound",
-                                 "record", "log_command"))
+                                 "record", "log_command"), {"U": np.uint64})
+COMPILED["U"] = np.uint64
