@@ -24,9 +24,10 @@ these functions as the Python twin; :func:`jit_twins` compiles copies of the sam
 with ``numba.njit(cache=True)`` whose globals name the compiled helpers, so the compiled kernel
 calls compiled helpers and the twin calls Python ones. Tests compare the command logs of both.
 
-numba's on-disk cache of a kernel does not notice a change to a helper it calls in *another*
-module: after editing this module, delete the cached kernels (the ``*.nbi`` and ``*.nbc`` files
-under :func:`archsim.numba_cache.cache_dir`), or set ``NUMBA_CACHE_DIR`` to a fresh directory.
+numba's own cache stamp covers a kernel's file only, not the helpers it inlines from *another*
+module; archsim's locator (:mod:`archsim.numba_cache`) stamps each kernel with the sources of its
+own subpackage and of ``archsim/dram``, so an edit of this module recompiles the DRAM and PIM
+kernels that inline it. A ``NUMBA_CACHE_DIR`` set by the user bypasses that locator.
 """
 from __future__ import annotations
 
