@@ -16,6 +16,12 @@ SOURCES = {
              dict(nCL=14, nCWL=4, nRCD=14, nRCDWR=14, nRP=14, nRAS=34, nRC=48, nRFC=260,
                   nREFI=3900, nRRD_S=4, nRRD_L=6, nWTR_S=6, nWTR_L=8, nFAW=30, nWR=16,
                   nCCD_S=1, nCCD_L=2, nRTP=5, nBL=2)),
+    "hbm2-2400": ("Ramulator 2 python/ramulator/dram/hbm2.py at c5b1c3a, HBM2_2400Mbps with "
+                  "HBM2_4Gb (tCK 833 ps; nRRDS/L, nFAW, nRFC, nRFCpb, nRREFD, nREFI from its "
+                  "JESD235D formulas: 4 ns, 15 ns, 260 ns, 160 ns, 8 ns, 3.9 us)",
+                  dict(nBL=2, nCL=17, nCWL=6, nRCD=17, nRCDWR=14, nRP=17, nRAS=40, nRC=57,
+                       nWR=19, nRTP=6, nCCD_S=2, nCCD_L=4, nRRD_S=5, nRRD_L=5, nWTR_S=8,
+                       nWTR_L=10, nFAW=19, nRFC=313, nRFCpb=193, nRREFD=10, nREFI=4682)),
     "ddr4": ("DRAMsim3 configs/DDR4_8Gb_x8_3200.ini, as DRAMsim3 reads it (REFI key ignored: "
              "tREFI default 7800)",
              dict(nCL=22, nCWL=16, nRCD=22, nRP=22, nRAS=52, nRC=74, nRFC=560, nREFI=7800,

@@ -104,8 +104,9 @@ UNPROBEABLE = {
         "HBM2 nCCD_S = 1 < nBL = 2 and one rank per channel: every pair of writes in a rank is "
         "also bound by the channel data-bus rule nBL (and nCCD_L in a bank group)"),
     "rank-ACT->ACT-nFAW-w4": (
-        frozenset({"gddr6", "gddr6-aim"}), "masked",
-        "nFAW <= 4 x nRRD_S (GDDR6 29 <= 32, GDDR6-AiM 42 <= 44): a 5th ACT can never come "
+        frozenset({"gddr6", "gddr6-aim", "hbm2-2400"}), "masked",
+        "nFAW <= 4 x nRRD_S (GDDR6 29 <= 32, GDDR6-AiM 42 <= 44, HBM2 2.4 Gb/s 19 <= 20): a 5th "
+        "ACT can never come "
         "before first ACT + 4 x nRRD_S, so the tFAW window never binds"),
 }
 
@@ -606,6 +607,7 @@ SIM_NOT_BINDING = {
     ("hbm2", "nCCD_S write"): "nCCD_S = 1 < nBL = 2: the data bus binds WR -> WR",
     ("gddr6", "nFAW"): "nFAW = 29 <= 4 x nRRD_S = 32: tRRD binds the 5th ACT",
     ("gddr6-aim", "nFAW"): "nFAW = 42 <= 4 x nRRD_S = 44: tRRD binds the 5th ACT",
+    ("hbm2-2400", "nFAW"): "nFAW = 19 <= 4 x nRRD_S = 20: tRRD binds the 5th ACT",
     ("ddr4", "nFAW"): "the 4th read's RD (nRCD 22 + 3 x nCCD_S 4) takes cycle 34 = nFAW and a "
                       "row hit wins the tie for the one command slot: the 5th ACT goes at 35",
     ("ddr5", "nFAW"): "the 2nd read's RD (nRCD 24 + nCCD_S 8) takes cycle 32 = nFAW and a row hit "
