@@ -18,7 +18,7 @@ PREA      precharge all banks (the DRAM command)
 MVSB, MVGB and SFM are AttAcc's on-die moves (scale-snu/attacc_simulator at commit c600051,
 ``pim_ramulator_src/HBM3-PIM.cpp``, "Data Movement" rules): they share the data path of WRGB
 (``nBL`` between any two of them on a pseudo-channel, ``nCCD_S`` on a rank, ``nCCD_L`` on a bank
-group; archsim keeps the pseudo-channel ``nBL`` and the bank-group ``nCCD_L`` rules: the rank
+group, between two buffer writes too; archsim keeps the pseudo-channel ``nBL`` and the bank-group ``nCCD_L`` rules: the rank
 ``nCCD_S`` rule equals ``nBL`` on HBM3) and have *no* rule against MACAB, ACTAB or PREA: "These
 can be executed simultaneously with MACAB ... because their data paths are different". archsim
 has no pseudo-channel level inside a stream, so the ``nBL`` rule sits on the stream (a legacy
@@ -76,11 +76,13 @@ PIM_RULES = (
     ("channel", ("RDMAC",), ("WRGB",), ("nCL", "nBL", "nTA", "-nCWL"), 0),
     ("channel", ("WRGB",), ("RDMAC",), ("nCWL", "nBL", "nWTR_S"), 0),
     ("rank", ("RDMAC",), ("PREA",), ("nRTP",), 0),
-    # AttAcc HBM3-PIM.cpp "Data Movement" (WRGB -> WRGB keeps the channel nBL rule above)
+    # AttAcc HBM3-PIM.cpp "Data Movement" (WRGB -> WRGB: the channel nBL rule above and the
+    # bank-group nCCD_L rule below; a buffer write there addresses a bank)
     ("channel", MOVES + ("WRGB",), MOVES, ("nBL",), 0),
     ("channel", MOVES, ("WRGB",), ("nBL",), 0),
     ("bank_group", MOVES + ("WRGB",), MOVES, ("nCCD_L",), 0),
     ("bank_group", MOVES, ("WRGB",), ("nCCD_L",), 0),
+    ("bank_group", ("WRGB",), ("WRGB",), ("nCCD_L",), 0),
 )
 
 
