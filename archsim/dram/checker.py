@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from .spec import ROW_COMMANDS
 
 
+#: row-bus commands (the PIM ACTAB opens rows too); every other command is a column command
+_ROW = ROW_COMMANDS + ("ACTAB",)
 _SCOPE_DEPTH = {"channel": 0, "rank": 1, "bank_group": 2, "bank": 3}
 
 
@@ -72,9 +74,13 @@ class _ChannelChecker:
         self.last_ref = {}               # (rank, bg, bank) -> cycle of last refresh
         self.violations = []
         # HBM pseudo-channels on shared, separate row and column command buses: a row and a
-        # column command may share a cycle
-        self.two_buses = getattr(getattr(spec, "controller", None), "pseudo_channel_buses",
-                                 "") == "shared" and spec.org.pseudo_channels > 1
+        # column command may share a cycle; so may they in a PIM stream that spans a legacy
+        # HBM channel (all-bank scope "channel": the channel's row and column buses)
+        dram = getattr(spec, "dram", spec)
+        shared = getattr(getattr(dram, "controller", None), "pseudo_channel_buses",
+                         "") == "shared"
+        self.two_buses = shared and (spec.org.pseudo_channels > 1 if dram is spec else
+                                     getattr(spec, "allbank_scope", "") == "channel")
         self.last_bus = {}
 
     # nodes at `level` touched by a command of scope `scope` at address (r, g, b)
@@ -106,7 +112,7 @@ class _ChannelChecker:
         spec_cmd = self.commands[cmd]
         scope = spec_cmd.scope
         if self.two_buses:
-            bus = "row" if cmd in ROW_COMMANDS else "column"
+            bus = "row" if cmd in _ROW else "column"
             if cyc < self.last_cycle or cyc <= self.last_bus.get(bus, -1):
                 self.fail(i, cyc, cmd, f"issued before the previous command or in the same "
                           f"cycle as the previous {bus} command: one per bus per cycle")

@@ -53,8 +53,8 @@ from ..dram.timing import LOG_COLS
 from ..errors import ConfigError
 from .gemv import inorder_params, make_result, resolve_call
 from .spec import DTYPE_BYTES, PimSpec
-from .window_kernel import (I_BUFFER, I_HITBANK, I_MACAB, I_PREA, NPARAM_WINDOW,
-                            window_kernel_nb, window_kernel_py)
+from .window_kernel import (I_BUFFER, I_DUAL, I_HITBANK, I_MACAB, I_PREA, I_REFWAIT,
+                            NPARAM_WINDOW, window_kernel_nb, window_kernel_py)
 
 #: the generator's default --maxlen (tokens reserved per head in the address map), kept by
 #: AttAcc's ramulator_wrapper.py, which does not pass it
@@ -265,6 +265,8 @@ def run_window_stream(pim: PimSpec, dtype: str, stream, *, log=False, engine="nu
         prm[I_MACAB] = cs.id["MACAB"]
         prm[I_HITBANK] = 0      # AttAcc's MACABs address pCH 0, rank 0, bank group 0, bank 0
         prm[I_BUFFER] = REQUEST_BUFFER
+        prm[I_DUAL] = 1         # a row and a column command per cycle (hbm3_pim_controller.cpp)
+        prm[I_REFWAIT] = 1      # MACABs and moves go on while a due refresh waits for its PREA
         logarr = np.zeros((max(cap, 1), LOG_COLS), np.int64)
         counts = np.zeros(len(cs), np.int64)
         stats = np.zeros(2, np.int64)

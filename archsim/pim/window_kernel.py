@@ -5,9 +5,8 @@ and ``hbm3_pim_controller.cpp``) issues a trace cut into windows by ``PIM_BARRIE
 window the oldest *ready* request goes first, so the on-die moves (WRGB, MVSB, MVGB, SFM) fill the
 cycles between MACABs, whose data path they do not share; a command after a barrier waits until
 every command before it has issued, except a row command (ACTAB, PREA), which may open the next
-window's row while the previous window's moves finish. All-bank refresh is due every nREFI and
-blocks everything until done: the open row is closed (PREA), refreshed (REFab) and reopened
-(ACTAB) before the MACABs go on.
+window's row while the previous window's moves finish. All-bank refresh is due every nREFI: the
+open row is closed (PREA), refreshed (REFab) and reopened (ACTAB) if a MACAB needs it next.
 
 This kernel schedules such a stream in two lanes: lane 0 the MACABs with their ACTAB / PREA,
 in order; lane 1 the moves, the earliest-ready pending move of the open window first (the oldest
@@ -15,7 +14,8 @@ on a tie, as its scheduler's first-come-first-served fallback); ``win`` is each 
 (barriers passed). At each step it computes the earliest legal cycle of lane 0's next command
 and of every pending move of the open window (:func:`archsim.dram.timing.earliest`, the latest
 over every rank and bank group of a stream-wide command, as :mod:`archsim.pim.kernel`) and
-issues the earliest (lane 0 on a tie: it is older), one command per cycle.
+issues the earliest (lane 0 on a tie: it is older), one command per cycle (one per bus with
+``I_DUAL``).
 
 Row-hit preference (``I_HITBANK``, AttAcc's ``PIM::compare``): the scheduler passes over a ready
 request for a bank that a pending row-hit request addresses while an older request is not yet
@@ -31,9 +31,27 @@ each command's request position in the channel's trace (an ACTAB or PREA shares 
 the MACAB it opens the row for), ``isbar`` marks the positions of barriers. ``0`` turns the
 limit off.
 
-Not modelled: AttAcc's controller also issues a row and a column command in the same cycle, and
-its front end feeds all channels from one in-order trace (a full buffer of one channel stops
-the others' requests too).
+Two buses (``I_DUAL``): HBM has separate row and column command buses (JESD235/JESD238), and
+AttAcc's controller issues, after the request it picks, a second one of the other kind in the
+same cycle (``hbm3_pim_controller.cpp`` step 5: ``compare_command_type``, row = ACT/PRE/PREA/
+REF/ACTAB, column = MACAB and the moves). With ``I_DUAL`` a row command (ACTAB, PREA, REFab)
+and a column command (MACAB, moves) may share a cycle; two of one bus never do.
+
+Refresh wait (``I_REFWAIT``): AttAcc's refresh manager puts the REFab in the priority buffer;
+while its prerequisite PREA is not yet legal, the controller picks nothing else as its first
+request, but the second-request path still takes a column command, since PREA is a row command.
+So MACABs (one every nCCD_AB < nRTPL) and moves go on, the PREA becomes legal only when the
+MACABs pause (a row switch, or a barrier), and a refresh falls between rows instead of closing
+and reopening one; the stream's own row commands wait for it. With ``I_REFWAIT`` a due refresh
+waits for its PREA while earlier-ready column commands issue. One difference is kept on
+purpose: AttAcc's REFab goes one cycle after the PREA, because HBM3-PIM.cpp scopes REFab to the
+channel and Ramulator 2's ``check_ready`` stops at a command's scope, so the pseudo-channel
+PREA -> REFab tRP rule is never checked there; archsim keeps tRP (JESD238), 18 cycles more per
+refresh at 5.2 Gb/s.
+
+Not modelled: AttAcc's front end feeds all channels from one in-order trace (a full buffer of
+one channel stops the others' requests too); AttAcc refreshes each pseudo-channel with its own
+REFab (two per refresh), archsim with one REFab over the stream.
 """
 from __future__ import annotations
 
@@ -47,7 +65,9 @@ I_PREA = NPARAM          # extra parameters of this kernel
 I_MACAB = NPARAM + 1
 I_HITBANK = NPARAM + 2   # flat bank (r x NBG + g) x NBA + b the MACABs address, or -1
 I_BUFFER = NPARAM + 3    # requests the controller sees (0: all)
-NPARAM_WINDOW = NPARAM + 4
+I_DUAL = NPARAM + 4      # 1: a row and a column command may issue in the same cycle
+I_REFWAIT = NPARAM + 5   # 1: column commands go on while a due refresh waits for its PREA
+NPARAM_WINDOW = NPARAM + 6
 BIG = 1 << 62
 
 
@@ -119,6 +139,8 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
     macab = prm[I_MACAB]
     hitbank = prm[I_HITBANK]
     BUF = prm[I_BUFFER]
+    dual = prm[I_DUAL]
+    refwait = prm[I_REFWAIT]
     P = isbar.shape[0]
     retired = np.zeros(P, np.int64)
     state = np.zeros(3, np.int64)     # head, last visible position, visible unretired
@@ -156,6 +178,8 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
     nlog = 0
     ref_due = nrefi
     open_row = -1
+    last_row = -1           # cycle of the last row command (ACTAB, PREA, REFab) and column
+    last_col = -1           # command (MACAB, moves): with dual issue each bus takes one a cycle
     while p0 < n0 or p1 < n1:
         t0 = BIG
         t1 = BIG
@@ -168,7 +192,12 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
             c = cmd[i]
             # a MACAB waits for the barrier: every move of earlier windows issued
             if pos[i] <= state[1] and not (c == macab and p1 < n1 and win[idx1[p1]] < win[i]):
-                t0 = issue_at(c, bg[i], bank[i], now + 1, NR, NBG, NBA, rank[i], wide, nx, nc,
+                lb = now + 1
+                if dual != 0:
+                    lb = (last_col if c == macab else last_row) + 1
+                    if lb < now:
+                        lb = now
+                t0 = issue_at(c, bg[i], bank[i], lb, NR, NBG, NBA, rank[i], wide, nx, nc,
                               hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
         if p1 < n1:
             wj = win[idx1[p1]]
@@ -176,12 +205,15 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
                 # a MACAB of this window or an earlier one pending on the open row
                 held = (hitbank >= 0 and p0 < n0 and cmd[idx0[p0]] == macab
                         and win[idx0[p0]] <= wj and row[idx0[p0]] == open_row)
+                lb1 = now + 1
+                if dual != 0:
+                    lb1 = last_col + 1 if last_col + 1 > now else now
                 k = p1
                 while k < n1 and win[idx1[k]] == wj and pos[idx1[k]] <= state[1]:
                     if done1[k] == 0:
                         j = idx1[k]
                         if not (held and (rank[j] * NBG + bg[j]) * NBA + bank[j] == hitbank):
-                            v = issue_at(cmd[j], bg[j], bank[j], now + 1, NR, NBG, NBA, rank[j],
+                            v = issue_at(cmd[j], bg[j], bank[j], lb1, NR, NBG, NBA, rank[j],
                                          wide, nx, nc, hist, hptr, wmax, n_nodes, w_level,
                                          w_next, w_lat)
                             if v < t1:
@@ -189,17 +221,34 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
                                 k1 = k
                     k += 1
         t = t0 if t0 <= t1 else t1
-        if refon != 0 and t >= ref_due:
+        go = refon != 0 and t >= ref_due
+        tp = BIG
+        if go and open_row >= 0:
+            lbr = now + 1 if now + 1 > ref_due else ref_due
+            if dual != 0:
+                lbr = last_row + 1 if last_row + 1 > now else now
+                if lbr < ref_due:
+                    lbr = ref_due
+            tp = issue_at(prea, 0, 0, lbr, NR, NBG, NBA, 0, wide, nx, nc, hist, hptr, wmax,
+                          n_nodes, w_level, w_next, w_lat)
+            if refwait != 0:
+                # the refresh's PREA waits for its timing; column commands (MACABs, moves)
+                # ready before it go on, row commands of the stream wait for the refresh
+                if not (p0 < n0 and cmd[idx0[p0]] == macab):
+                    t0 = BIG
+                tc = t0 if t0 <= t1 else t1
+                if tc < tp:
+                    go = False
+                    t = tc
+        if go:
             # refresh: close the open row, refresh, reopen it if a MACAB needs it next
             if open_row >= 0:
-                tp = issue_at(prea, 0, 0, now + 1 if now + 1 > ref_due else ref_due, NR, NBG,
-                              NBA, 0, wide, nx, nc, hist, hptr, wmax, n_nodes, w_level, w_next,
-                              w_lat)
                 issue(prea, tp, 0, 0, NR, NBG, NBA, 0, wide, nx, nc, hist, hptr, wmax, n_nodes,
                       c_ptr, c_level, c_next, c_lat, w_level, w_prev, w_lat, w_n)
                 counts[prea] += 1
                 nlog = log_command(log, prm[I_LOGCAP], nlog, tp, prea, 0, 0, 0, -1, -1, -1)
                 now = tp
+                last_row = tp
             tr = issue_at(refab, 0, 0, now + 1 if now + 1 > ref_due else ref_due, NR, NBG, NBA,
                           0, wide, nx, nc, hist, hptr, wmax, n_nodes, w_level, w_next, w_lat)
             issue(refab, tr, 0, 0, NR, NBG, NBA, 0, wide, nx, nc, hist, hptr, wmax, n_nodes,
@@ -207,6 +256,7 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
             counts[refab] += 1
             nlog = log_command(log, prm[I_LOGCAP], nlog, tr, refab, 0, 0, 0, -1, -1, -1)
             now = tr
+            last_row = tr
             ref_due += nrefi
             if open_row >= 0 and p0 < n0 and cmd[idx0[p0]] == macab:
                 ta = issue_at(actab, 0, 0, now + 1, NR, NBG, NBA, 0, wide, nx, nc, hist, hptr,
@@ -217,6 +267,7 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
                 nlog = log_command(log, prm[I_LOGCAP], nlog, ta, actab, 0, 0, 0, open_row, -1,
                                    -1)
                 now = ta
+                last_row = ta
             else:
                 open_row = -1
             continue
@@ -237,6 +288,10 @@ def window_kernel(cmd, rank, bg, bank, row, lane, win, pos, isbar, prm, c_ptr, c
         nlog = log_command(log, prm[I_LOGCAP], nlog, t, c, rank[i], bg[i], bank[i], row[i], -1,
                            i)
         now = t
+        if lane[i] == 0 and c != macab:
+            last_row = t
+        else:
+            last_col = t
         if c == actab:
             open_row = row[i]
         elif c == prea:
