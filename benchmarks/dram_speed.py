@@ -7,9 +7,9 @@ a shared machine does not count. The pure-Python twin (same algorithm, interpret
 fewer requests and the ratio is printed.
 
 The targets (issue 13) and the other simulators' speeds are printed beside the figures: random
-traffic >= 1.5 M requests/s per core, streams >= 2 M; Ramulator 2.0a 48-76 k and DRAMsim3 102 k
-(random) to 389 k (stream) requests/s, as measured for the project research notes
-(shared/research/pim-dram.md, simulators table), not on this machine.
+traffic >= 1.5 M requests/s per core, streams >= 2 M; DRAMsim3's and Ramulator 2's speeds on
+the same traces for hbm2 and ddr4, as ``benchmarks/dram_vs_simulators.py`` measured them for
+docs/dram.md (it measures them on this machine when given their binaries).
 
 Run: ``python benchmarks/dram_speed.py [--requests N] [--twin-requests M] [--standards a,b]``
 """
@@ -22,10 +22,12 @@ from archsim.dram import load_spec, simulate
 from archsim.dram.cli import random_requests, stream_requests
 
 
-#: DRAMsim3's speed per pattern (research notes: measured on the notes' machine)
-DRAMSIM3_REQ_PER_S = {"random": 102_000, "stream": 389_000}
-#: Ramulator 2.0a's speed, either pattern (research notes: 48-76 k req/s, the upper end here)
-RAMULATOR2_REQ_PER_S = 76_000
+#: (spec, pattern) -> (DRAMsim3, Ramulator 2) requests/s, measured on the machine that measured
+#: the docs' figures with ``benchmarks/dram_vs_simulators.py`` (DRAMsim3 at 2981759, Ramulator 2
+#: at b7c7027, same 200,000-request traces; docs/dram.md "Speed"); run that script to measure
+#: them on yours. Other specs have no configuration of theirs that matches a preset.
+OTHERS_REQ_PER_S = {("hbm2", "random"): (110_363, 294_289), ("hbm2", "stream"): (282_399, 826_460),
+                    ("ddr4", "random"): (108_433, 126_133), ("ddr4", "stream"): (96_722, 98_050)}
 #: the targets of issue 13, requests per second per core
 TARGET_REQ_PER_S = {"random": 1_500_000, "stream": 2_000_000}
 
@@ -47,9 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--standards", default="hbm2,hbm3,gddr6,lpddr5,ddr4")
     a = ap.parse_args(argv)
     print("numba compile time excluded (warm-up run first); single core, CPU time; best of 2 runs")
-    print("target (issue 13): random >= 1,500,000 req/s, stream >= 2,000,000 req/s; for "
-          "comparison (research notes, other machine): Ramulator 2.0a 48-76 k req/s, DRAMsim3 "
-          "102 k (random) - 389 k (stream) req/s")
+    print("target (issue 13): random >= 1,500,000 req/s, stream >= 2,000,000 req/s; Ramulator 2 "
+          "and DRAMsim3 as measured by benchmarks/dram_vs_simulators.py (see OTHERS_REQ_PER_S)")
     print(f"{'spec':8} {'pattern':7} {'numba req/s':>13} {'twin req/s':>11} {'ratio':>7} "
           f"{'vs Ramulator2':>13} {'vs DRAMsim3':>11}  target")
     missed = []
@@ -59,13 +60,14 @@ def main(argv=None) -> int:
             rate(spec, gen, 5000)  # warm-up / compile
             nb = rate(spec, gen, a.requests, repeat=2)
             py = rate(spec, gen, a.twin_requests, engine="python")
-            ref = DRAMSIM3_REQ_PER_S[label]
+            ds3, ram2 = OTHERS_REQ_PER_S.get((name, label), (None, None))
             goal = TARGET_REQ_PER_S[label]
             met = "met" if nb >= goal else f"NOT met ({nb / goal:.0%} of it)"
             if nb < goal:
                 missed.append(f"{name} {label}")
+            vs = (lambda v: f"{nb / v:.1f}x" if v else "-")
             print(f"{name:8} {label:7} {nb:13,.0f} {py:11,.0f} {nb / py:7.0f}x "
-                  f"{nb / RAMULATOR2_REQ_PER_S:12.1f}x {nb / ref:10.1f}x  {met}", flush=True)
+                  f"{vs(ram2):>13} {vs(ds3):>11}  {met}", flush=True)
     print("all targets met" if not missed else "targets NOT met for: " + ", ".join(missed))
     return 0
 
