@@ -77,10 +77,20 @@ def scan_bounds(now, mode, refmode, NR, nbpr, cmdj, ref_due, ref_tgt, ref_hold, 
         else:
             rb = -2
         rbank[r] = rb
-        if seen[1 + 2 * r] != rb or seen[2 + 2 * r] != ref_hold[r]:
+        old = seen[1 + 2 * r]
+        if old != rb or seen[2 + 2 * r] != ref_hold[r]:
             seen[1 + 2 * r] = rb
             seen[2 + 2 * r] = ref_hold[r]
-            mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
+            # a bank's keys see the refresh state only through "is it being refreshed" (and,
+            # if so, the hold): a per-bank refresh moving from one bank to another, starting,
+            # ending or changing its hold touches those banks alone
+            if old == -1 or rb == -1:
+                mark_range(r * nbpr, (r + 1) * nbpr, dirty, dlist)
+            else:
+                if old >= 0:
+                    mark_dirty(old, dirty, dlist)
+                if rb >= 0:
+                    mark_dirty(rb, dirty, dlist)
 
 
 def scan_floor(mode, other, NR, bound4):
