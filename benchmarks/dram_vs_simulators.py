@@ -77,11 +77,16 @@ def _child_cpu(cmd, cwd) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _write_trace(path, addr, wr, line) -> Path:
+    """Write ``line(address, is_write)`` for every request to ``path``."""
+    with open(path, "w") as f:
+        f.writelines(line(a, w) for a, w in zip(addr.tolist(), wr.tolist()))
+    return path
+
+
 def dramsim3_rate(binary, ini, addr, wr, cycles, work) -> tuple:
-    trace = work / "dramsim3.trace"
-    with open(trace, "w") as f:
-        for a, w in zip(addr.tolist(), wr.tolist()):
-            f.write(f"{a:#x} {'WRITE' if w else 'READ'} 0\n")
+    trace = _write_trace(work / "dramsim3.trace", addr, wr,
+                         lambda a, w: f"{a:#x} {'WRITE' if w else 'READ'} 0\n")
     out = work / "ds3"
     out.mkdir(exist_ok=True)
     cpu = _child_cpu([binary, str(ini), "-c", str(cycles), "-t", str(trace), "-o", str(out)],
@@ -92,10 +97,8 @@ def dramsim3_rate(binary, ini, addr, wr, cycles, work) -> tuple:
 
 
 def ramulator2_rate(binary, dram, addr, wr, cap, work) -> float:
-    trace = work / "ramulator2.trace"
-    with open(trace, "w") as f:
-        for a, w in zip(addr.tolist(), wr.tolist()):
-            f.write(f"{'ST' if w else 'LD'} {a:#x}\n")
+    trace = _write_trace(work / "ramulator2.trace", addr, wr,
+                         lambda a, w: f"{'ST' if w else 'LD'} {a:#x}\n")
     cfg = work / "ramulator2.yaml"
     cfg.write_text(RAMULATOR2_YAML.format(trace=trace, cap=cap, dram=dram))
     return len(addr) / _child_cpu([binary, "-f", str(cfg)], work)
