@@ -18,8 +18,8 @@ PREA      precharge all banks (the DRAM command)
 MVSB, MVGB and SFM are AttAcc's on-die moves (scale-snu/attacc_simulator at commit c600051,
 ``pim_ramulator_src/HBM3-PIM.cpp``, "Data Movement" rules): they share the data path of WRGB
 (``nBL`` between any two of them on a pseudo-channel, ``nCCD_S`` on a rank, ``nCCD_L`` on a bank
-group, between two buffer writes too; archsim keeps the pseudo-channel ``nBL`` and the bank-group ``nCCD_L`` rules: the rank
-``nCCD_S`` rule equals ``nBL`` on HBM3) and have *no* rule against MACAB, ACTAB or PREA: "These
+group, between two buffer writes too; archsim keeps the pseudo-channel ``nBL`` and the
+bank-group ``nCCD_L`` rules: the rank ``nCCD_S`` rule equals ``nBL`` on HBM3) and have *no* rule against MACAB, ACTAB or PREA: "These
 can be executed simultaneously with MACAB ... because their data paths are different". archsim
 has no pseudo-channel level inside a stream, so the ``nBL`` rule sits on the stream (a legacy
 channel under a channel-wide all-bank scope): exact when, as in AttAcc's command stream, every
