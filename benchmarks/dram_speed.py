@@ -11,7 +11,13 @@ traffic >= 1.5 M requests/s per core, streams >= 2 M; DRAMsim3's and Ramulator 2
 the same traces for hbm2 and ddr4, as ``benchmarks/dram_vs_simulators.py`` measured them for
 docs/dram.md (it measures them on this machine when given their binaries).
 
-Run: ``python benchmarks/dram_speed.py [--requests N] [--twin-requests M] [--standards a,b]``
+Where the time goes: ``--queue-sizes 8,16,32,64`` runs random traffic with each read/write
+queue size instead and prints the time per issued command. The FR-FCFS scan visits every queued
+request per command, so the slope over queue sizes is the scan's cost per queued request and
+what is left at small queues is the per-command bookkeeping (docs/dram.md, "Speed").
+
+Run: ``python benchmarks/dram_speed.py [--requests N] [--twin-requests M] [--standards a,b]
+[--queue-sizes 8,16,32,64]``
 """
 from __future__ import annotations
 
@@ -42,12 +48,46 @@ def rate(spec, gen, n, engine="numba", repeat=1):
     return n / best
 
 
+def per_command(names, sizes, n):
+    """Random traffic per queue size: requests/s, ns per issued command, commands per request;
+    and the fitted ns per queued request (least squares over the queue sizes)."""
+    print(f"random traffic, {n:,} requests, best of 2; ns per issued command by queue size")
+    print(f"{'spec':8} {'queue':>5} {'req/s':>11} {'ns/command':>10} {'commands/req':>12}")
+    for name in names:
+        xs, ys = [], []
+        for q in sizes:
+            spec = load_spec(name, queue_size=q)
+            rate(spec, random_requests, 5000)
+            addr, wr, arr = random_requests(spec, n, 0.7, 1)
+            best, res = float("inf"), None
+            for _ in range(2):
+                t0 = time.process_time()
+                res = simulate(spec, addr, wr, arr)
+                best = min(best, time.process_time() - t0)
+            ncmd = sum(res.commands.values())
+            xs.append(q)
+            ys.append(best / ncmd * 1e9)
+            print(f"{name:8} {q:5d} {n / best:11,.0f} {ys[-1]:10.1f} {ncmd / n:12.2f}", flush=True)
+        if len(xs) > 1:
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / \
+                sum((x - mx) ** 2 for x in xs)
+            print(f"{name:8} slope {slope:.2f} ns per queue entry; "
+                  f"{my - slope * mx:.0f} ns per command at queue size 0")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--twin-requests", type=int, default=20_000)
     ap.add_argument("--standards", default="hbm2,hbm3,gddr6,lpddr5,ddr4")
+    ap.add_argument("--queue-sizes", default=None,
+                    help="e.g. 8,16,32,64: time per command by queue size (random traffic)")
     a = ap.parse_args(argv)
+    if a.queue_sizes:
+        return per_command(a.standards.split(","), [int(q) for q in a.queue_sizes.split(",")],
+                           min(a.requests, 400_000))
     print("numba compile time excluded (warm-up run first); single core, CPU time; best of 2 runs")
     print("target (issue 13): random >= 1,500,000 req/s, stream >= 2,000,000 req/s; Ramulator 2 "
           "and DRAMsim3 as measured by benchmarks/dram_vs_simulators.py (see OTHERS_REQ_PER_S)")
